@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# Out-of-tree build of the sharedsock module, library, tools and selftests.
+# The module itself is described by Kbuild; this file wraps it.
+
+KDIR ?= $(shell $(CURDIR)/scripts/kdir.sh)
+PREFIX ?= /usr/local
+DESTDIR ?=
+LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
+export KDIR PREFIX DESTDIR LINUX_SOURCE
+
+MODULE := sharedsock.ko
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR)
+
+.PHONY: all module userspace selftests check vm-shell sparse style \
+	install install-module install-userspace dkms-install clean
+
+all: module userspace selftests
+
+module:
+	$(KMAKE) W=1 modules
+
+userspace:
+	$(MAKE) -C userspace
+
+selftests: userspace
+	$(MAKE) -C selftests
+
+# Install missing packages, build everything, boot the VM, run the tests.
+check:
+	scripts/deps.sh
+	$(MAKE) all
+	scripts/vm.sh test
+
+# Boot the VM with the module loaded and drop into a shell.
+vm-shell:
+	scripts/deps.sh
+	$(MAKE) all
+	scripts/vm.sh shell
+
+sparse:
+	$(KMAKE) C=2 W=1 modules
+
+style:
+	scripts/checkpatch.sh module/*.c module/*.h uapi/linux/*.h
+
+install: install-module install-userspace
+
+install-module: module
+	$(KMAKE) INSTALL_MOD_DIR=extra modules_install
+	depmod -a $(notdir $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null))
+
+install-userspace:
+	$(MAKE) -C userspace install
+
+dkms-install:
+	dkms install $(CURDIR)
+
+clean:
+	$(KMAKE) clean
+	$(MAKE) -C userspace clean
+	$(MAKE) -C selftests clean
+	rm -rf build

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/sharedsock: argument checking and ioctl dispatch.
+ */
+#include <linux/cred.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/miscdevice.h>
+#include <linux/net.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include "sharedsock.h"
+
+#define SS_DUPLICATE_SIZE_VER0	64
+#define SS_REDEEM_SIZE_VER0	48
+#define SS_REVOKE_SIZE_VER0	48
+
+/*
+ * Copy an extensible argument: its first __u32 is the size userspace knows;
+ * bytes beyond what this kernel knows must be zero.
+ */
+static int ss_copy_args(void *karg, size_t ksize, size_t min_size,
+			const void __user *uarg)
+{
+	u32 usize;
+
+	if (get_user(usize, (const u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < min_size)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+
+/*
+ * Mirror OpenProcess(PROCESS_DUP_HANDLE): the target runs entirely as the
+ * exporter's effective user, or the exporter may ptrace it anyway.
+ */
+static bool ss_may_export_to(struct task_struct *task)
+{
+	const struct cred *cred = current_cred();
+	const struct cred *tcred;
+	bool same_user;
+
+	if (READ_ONCE(ss_cross_user))
+		return true;
+	tcred = __task_cred(task);
+	same_user = uid_eq(cred->euid, tcred->uid) &&
+		    uid_eq(cred->euid, tcred->euid) &&
+		    uid_eq(cred->euid, tcred->suid);
+	return same_user || ns_capable(tcred->user_ns, CAP_SYS_PTRACE) ||
+	       ns_capable(tcred->user_ns, CAP_SYS_ADMIN);
+}
+
+/* Resolve a process id in the caller's pid namespace to a target. */
+static struct pid *ss_get_target_pid(pid_t nr)
+{
+	struct task_struct *task;
+	struct pid *pid;
+	int err = 0;
+
+	if (nr <= 0)
+		return ERR_PTR(-ESRCH);
+	pid = find_get_pid(nr);
+	if (!pid)
+		return ERR_PTR(-ESRCH);
+
+	rcu_read_lock();
+	task = pid_task(pid, PIDTYPE_TGID);
+	if (!task)
+		err = -ESRCH;
+	else if (!ss_may_export_to(task))
+		err = -EPERM;
+	rcu_read_unlock();
+
+	if (err) {
+		put_pid(pid);
+		return ERR_PTR(err);
+	}
+	return pid;
+}
+
+static u32 ss_ttl_ms(u32 requested)
+{
+	u32 longest = max(READ_ONCE(ss_max_ttl_ms), 1U);
+
+	if (requested)
+		return requested <= longest ? requested : 0;
+	return clamp(READ_ONCE(ss_default_ttl_ms), 1U, longest);
+}
+
+static long ss_ioctl_duplicate(void __user *uarg)
+{
+	struct sharedsock_duplicate args;
+	struct file *file;
+	struct pid *pid;
+	u32 ttl_ms;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_DUPLICATE_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	ttl_ms = ss_ttl_ms(args.ttl_ms);
+	if (args.flags || args.reserved || !ttl_ms)
+		return -EINVAL;
+
+	file = fget(args.fd);
+	if (!file)
+		return -EBADF;
+	if (!sock_from_file(file)) {
+		err = -ENOTSOCK;
+		goto out_file;
+	}
+	pid = ss_get_target_pid(args.pid);
+	if (IS_ERR(pid)) {
+		err = PTR_ERR(pid);
+		goto out_file;
+	}
+	err = ss_token_export(file, pid, ttl_ms, &args.info);
+	put_pid(pid);
+	if (err)
+		goto out_file;
+
+	if (copy_to_user(uarg, &args, min_t(size_t, args.size, sizeof(args)))) {
+		/* Nobody saw the secret: withdraw the token. */
+		ss_token_revoke(&args.info);
+		err = -EFAULT;
+	}
+out_file:
+	fput(file);
+	return err;
+}
+
+static long ss_ioctl_redeem(const void __user *uarg)
+{
+	struct sharedsock_redeem args;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_REDEEM_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if ((args.flags & ~SHAREDSOCK_REDEEM_CLOEXEC) || args.info.reserved)
+		return -EINVAL;
+	return ss_token_redeem(&args.info,
+			       args.flags & SHAREDSOCK_REDEEM_CLOEXEC ?
+			       O_CLOEXEC : 0);
+}
+
+static long ss_ioctl_revoke(const void __user *uarg)
+{
+	struct sharedsock_revoke args;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_REVOKE_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if (args.flags || args.info.reserved)
+		return -EINVAL;
+	return ss_token_revoke(&args.info);
+}
+
+static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case SHAREDSOCK_IOC_DUPLICATE:
+		return ss_ioctl_duplicate(uarg);
+	case SHAREDSOCK_IOC_REDEEM:
+		return ss_ioctl_redeem(uarg);
+	case SHAREDSOCK_IOC_REVOKE:
+		return ss_ioctl_revoke(uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations ss_device_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= ss_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice ss_device = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "sharedsock",
+	.fops	= &ss_device_fops,
+	.mode	= 0666,
+};
+
+int ss_device_init(void)
+{
+	BUILD_BUG_ON(sizeof(struct sharedsock_duplicate) != SS_DUPLICATE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_redeem) != SS_REDEEM_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_revoke) != SS_REVOKE_SIZE_VER0);
+	return misc_register(&ss_device);
+}
+
+void ss_device_exit(void)
+{
+	misc_deregister(&ss_device);
+}

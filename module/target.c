@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Targets: the processes pending tokens are bound to.
+ *
+ * A token names its target by struct pid, never by number, so a recycled
+ * pid cannot redeem it.  Each target waits on its pid's wait_pidfd (what
+ * pidfd poll uses) so that the process's exit frees its tokens at once,
+ * dropping their socket references: a peer sees EOF when that was the last.
+ */
+#include <linux/hashtable.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "sharedsock.h"
+
+#define SS_TARGET_QUEUED	0
+
+/* Live targets keyed by struct pid pointer, under sharedsock_lock. */
+static DEFINE_HASHTABLE(ss_targets, 8);
+static struct workqueue_struct *ss_target_wq;
+
+/* Hand the target to its work, once; callable from any context. */
+static void ss_target_retire(struct ss_target *tgt)
+{
+	if (!test_and_set_bit(SS_TARGET_QUEUED, &tgt->flags))
+		queue_work(ss_target_wq, &tgt->work);
+}
+
+static void ss_target_work(struct work_struct *work)
+{
+	struct ss_target *tgt = container_of(work, struct ss_target, work);
+	LIST_HEAD(reaped);
+
+	spin_lock_bh(&sharedsock_lock);
+	if (!tgt->dead) {
+		hash_del(&tgt->node);
+		tgt->dead = true;
+	}
+	ss_tokens_reap(&tgt->tokens, &reaped);
+	spin_unlock_bh(&sharedsock_lock);
+
+	ss_tokens_free(&reaped);
+	remove_wait_queue(&tgt->pid->wait_pidfd, &tgt->wait);
+	put_pid(tgt->pid);
+	kfree(tgt);
+}
+
+/*
+ * Runs under pid->wait_pidfd.lock, from the exit path.  Newer kernels also
+ * wake pidfd waiters for other reasons, so look before retiring.
+ */
+static int ss_target_wake(wait_queue_entry_t *wait, unsigned int mode,
+			  int sync, void *key)
+{
+	struct ss_target *tgt = container_of(wait, struct ss_target, wait);
+
+	if (thread_group_exited(tgt->pid))
+		ss_target_retire(tgt);
+	return 0;
+}
+
+struct ss_target *ss_target_alloc(struct pid *pid)
+{
+	struct ss_target *tgt = kzalloc(sizeof(*tgt), GFP_KERNEL_ACCOUNT);
+
+	if (!tgt)
+		return NULL;
+	tgt->pid = get_pid(pid);
+	INIT_LIST_HEAD(&tgt->tokens);
+	init_waitqueue_func_entry(&tgt->wait, ss_target_wake);
+	INIT_WORK(&tgt->work, ss_target_work);
+	return tgt;
+}
+
+/* Free a target that ss_target_insert() never saw. */
+void ss_target_free_unused(struct ss_target *tgt)
+{
+	if (!tgt)
+		return;
+	put_pid(tgt->pid);
+	kfree(tgt);
+}
+
+/* The live target for @pid, or NULL; a target whose process is exiting is
+ * not live.
+ */
+struct ss_target *ss_target_find(struct pid *pid)
+{
+	struct ss_target *tgt;
+
+	lockdep_assert_held(&sharedsock_lock);
+	hash_for_each_possible(ss_targets, tgt, node, (unsigned long)pid)
+		if (tgt->pid == pid && !test_bit(SS_TARGET_QUEUED, &tgt->flags))
+			return tgt;
+	return NULL;
+}
+
+/*
+ * Start watching the target's process and make it live.  Takes ownership of
+ * @tgt in every case.  The wait entry goes in before the exit check, so an
+ * exit can never slip between them unseen.
+ *
+ * Return: 0, or -ESRCH if the process has already exited.
+ */
+int ss_target_insert(struct ss_target *tgt)
+{
+	lockdep_assert_held(&sharedsock_lock);
+	add_wait_queue(&tgt->pid->wait_pidfd, &tgt->wait);
+	if (thread_group_exited(tgt->pid)) {
+		tgt->dead = true;
+		ss_target_retire(tgt);
+		return -ESRCH;
+	}
+	hash_add(ss_targets, &tgt->node, (unsigned long)tgt->pid);
+	return 0;
+}
+
+int ss_targets_init(void)
+{
+	ss_target_wq = alloc_workqueue("sharedsock", 0, 0);
+	return ss_target_wq ? 0 : -ENOMEM;
+}
+
+/* Module unload: free every target and, with them, every pending token. */
+void ss_targets_exit(void)
+{
+	struct hlist_node *next;
+	struct ss_target *tgt;
+	int bkt;
+
+	spin_lock_bh(&sharedsock_lock);
+	hash_for_each_safe(ss_targets, bkt, next, tgt, node)
+		ss_target_retire(tgt);
+	spin_unlock_bh(&sharedsock_lock);
+	destroy_workqueue(ss_target_wq);
+}

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tokens: pending duplicates of a socket, each bound to one target process.
+ *
+ * A pending token is an in-flight reference to the socket's file, like an
+ * SCM_RIGHTS message: it keeps the socket open after the exporter closes its
+ * descriptor.  It ends on redeem, revoke, expiry, exit of its target, or
+ * module unload.
+ */
+#include <crypto/algapi.h>
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/net.h>
+#include <linux/random.h>
+#include <linux/rhashtable.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <net/sock.h>
+
+#include "compat.h"
+#include "sharedsock.h"
+
+DEFINE_SPINLOCK(sharedsock_lock);
+
+enum ss_token_state {
+	SS_TOKEN_LIVE,		/* in the table, redeemable */
+	SS_TOKEN_CLAIMED,	/* a redeem is installing it and decides its fate */
+	SS_TOKEN_DOOMED,	/* killed while claimed: the claimant frees it */
+	SS_TOKEN_DEAD,		/* unlinked: whoever unlinked it frees it */
+};
+
+/**
+ * struct ss_token - one pending duplicate
+ * @node:        in ss_tokens, keyed by @id, while linked
+ * @id:          public identifier, unique for the module's lifetime
+ * @secret:      random proof of possession, compared in constant time
+ * @file:        the socket's file; the token owns one reference
+ * @target:      the only process that may redeem; NULL once unlinked
+ * @target_link: on @target->tokens while linked; on a reap list after
+ * @owner:       user charged for the token while linked
+ * @exporter:    thread group of the exporter (reference), for revoke
+ * @expiry:      ends the token at the end of its lifetime
+ * @ttl_ms:      lifetime asked for at export
+ * @state:       enum ss_token_state
+ *
+ * Everything but @file, @exporter and @secret is under sharedsock_lock.  A linked
+ * token is owned by the token table; the path that unlinks it (redeem,
+ * revoke, expiry, target exit, unload) frees it after dropping sharedsock_lock.  A
+ * token claimed by a redeem in progress is only marked DOOMED when killed
+ * and stays the claimant's to free.  128 bytes: the per-token memory bound.
+ */
+struct ss_token {
+	struct rhash_head node;
+	u64 id;
+	u8 secret[SHAREDSOCK_SECRET_SIZE];
+	struct file *file;
+	struct ss_target *target;
+	struct list_head target_link;
+	struct ss_user *owner;
+	struct pid *exporter;
+	struct timer_list expiry;
+	u32 ttl_ms;
+	u8 state;
+};
+
+static const struct rhashtable_params ss_token_params = {
+	.key_len = sizeof(u64),
+	.key_offset = offsetof(struct ss_token, id),
+	.head_offset = offsetof(struct ss_token, node),
+	.automatic_shrinking = true,
+};
+
+static struct kmem_cache *ss_token_cache;
+static struct rhashtable ss_tokens;	/* lookups and changes under sharedsock_lock */
+static u64 ss_last_id;			/* under sharedsock_lock */
+
+/* Remove a token from the table, its target and its user's count. */
+static void ss_token_unlink(struct ss_token *tok)
+{
+	lockdep_assert_held(&sharedsock_lock);
+	rhashtable_remove_fast(&ss_tokens, &tok->node, ss_token_params);
+	list_del(&tok->target_link);
+	tok->target = NULL;
+	ss_user_uncharge(tok->owner);
+	tok->owner = NULL;
+}
+
+/*
+ * End a token for any reason but its redeem.  Returns true when the caller
+ * now owns the token and must free it.
+ */
+static bool ss_token_kill(struct ss_token *tok)
+{
+	switch (tok->state) {
+	case SS_TOKEN_LIVE:
+		ss_token_unlink(tok);
+		tok->state = SS_TOKEN_DEAD;
+		return true;
+	case SS_TOKEN_CLAIMED:
+		ss_token_unlink(tok);
+		tok->state = SS_TOKEN_DOOMED;
+		return false;
+	default:
+		return false;
+	}
+}
+
+static void ss_token_free(struct ss_token *tok)
+{
+	fput(tok->file);
+	put_pid(tok->exporter);
+	kmem_cache_free(ss_token_cache, tok);
+}
+
+/* Free an unlinked token from anywhere but its own timer. */
+static void ss_token_destroy(struct ss_token *tok)
+{
+	timer_shutdown_sync(&tok->expiry);
+	ss_token_free(tok);
+}
+
+static void ss_token_expire(struct timer_list *timer)
+{
+	struct ss_token *tok = timer_container_of(tok, timer, expiry);
+	bool owned;
+
+	spin_lock_bh(&sharedsock_lock);
+	owned = ss_token_kill(tok);
+	spin_unlock_bh(&sharedsock_lock);
+	if (owned)
+		ss_token_free(tok);
+}
+
+/* Kill every token on a target's list; those now owned go to @reaped. */
+void ss_tokens_reap(struct list_head *tokens, struct list_head *reaped)
+{
+	struct ss_token *tok, *next;
+
+	lockdep_assert_held(&sharedsock_lock);
+	list_for_each_entry_safe(tok, next, tokens, target_link)
+		if (ss_token_kill(tok))
+			list_add(&tok->target_link, reaped);
+}
+
+void ss_tokens_free(struct list_head *reaped)
+{
+	struct ss_token *tok, *next;
+
+	list_for_each_entry_safe(tok, next, reaped, target_link)
+		ss_token_destroy(tok);
+}
+
+static unsigned long ss_user_limit(void)
+{
+	if (capable(CAP_SYS_RESOURCE) || capable(CAP_SYS_ADMIN))
+		return ULONG_MAX;
+	return READ_ONCE(ss_max_user_tokens) ?: rlimit(RLIMIT_NOFILE);
+}
+
+static void ss_token_fill_info(const struct ss_token *tok,
+			       struct sharedsock_info *info)
+{
+	struct socket *sock = sock_from_file(tok->file);
+
+	memset(info, 0, sizeof(*info));
+	info->family = READ_ONCE(sock->sk->sk_family);
+	info->type = sock->type;
+	info->protocol = sock->sk->sk_protocol;
+	info->id = tok->id;
+	memcpy(info->secret, tok->secret, sizeof(info->secret));
+}
+
+/*
+ * Link a fresh token to its target, its user and the table, and fill @info
+ * while it cannot yet expire.  The target and user objects are taken from
+ * *@new_tgt / *@new_user (which are then cleared) when they do not exist yet.
+ */
+static int ss_token_link_locked(struct ss_token *tok, struct pid *pid,
+				kuid_t uid, unsigned long limit,
+				struct ss_target **new_tgt,
+				struct ss_user **new_user,
+				struct sharedsock_info *info)
+{
+	struct ss_target *tgt;
+	struct ss_user *user;
+	int err;
+
+	lockdep_assert_held(&sharedsock_lock);
+	tgt = ss_target_find(pid);
+	if (!tgt) {
+		if (!*new_tgt)
+			return -ENOMEM;
+		tgt = *new_tgt;
+		*new_tgt = NULL;
+		err = ss_target_insert(tgt);
+		if (err)
+			return err;
+	}
+	user = ss_user_find(uid);
+	if ((user ? user->pending : 0) >= limit)
+		return -ETOOMANYREFS;
+	if (!user && !*new_user)
+		return -ENOMEM;
+
+	tok->id = ++ss_last_id;
+	err = rhashtable_insert_fast(&ss_tokens, &tok->node, ss_token_params);
+	if (err)
+		return err;
+	if (!user) {
+		user = *new_user;
+		*new_user = NULL;
+		ss_user_insert(user);
+	}
+	user->pending++;
+	tok->owner = user;
+	tok->target = tgt;
+	list_add_tail(&tok->target_link, &tgt->tokens);
+	tok->state = SS_TOKEN_LIVE;
+	ss_token_fill_info(tok, info);
+	mod_timer(&tok->expiry, jiffies + msecs_to_jiffies(tok->ttl_ms));
+	return 0;
+}
+
+static int ss_token_link(struct ss_token *tok, struct pid *pid,
+			 struct sharedsock_info *info)
+{
+	unsigned long limit = ss_user_limit();
+	struct ss_target *new_tgt = NULL;
+	struct ss_user *new_user = NULL;
+	kuid_t uid = current_uid();
+	int err;
+
+	spin_lock_bh(&sharedsock_lock);
+	if (!ss_target_find(pid) || !ss_user_find(uid)) {
+		/* First token for this process or user: allocate unlocked. */
+		spin_unlock_bh(&sharedsock_lock);
+		new_tgt = ss_target_alloc(pid);
+		new_user = ss_user_alloc(uid);
+		spin_lock_bh(&sharedsock_lock);
+	}
+	err = ss_token_link_locked(tok, pid, uid, limit, &new_tgt, &new_user,
+				   info);
+	spin_unlock_bh(&sharedsock_lock);
+
+	ss_target_free_unused(new_tgt);
+	kfree(new_user);
+	return err;
+}
+
+/**
+ * ss_token_export - create a token for @file bound to the process @pid
+ * @file:   a socket's file; the token takes its own reference
+ * @pid:    thread-group pid of the target process
+ * @ttl_ms: lifetime of the token
+ * @info:   filled with what the target needs to redeem
+ *
+ * Return: 0, -ESRCH if the target has exited, -ETOOMANYREFS over the
+ * caller's cap, -ENOMEM.
+ */
+int ss_token_export(struct file *file, struct pid *pid, u32 ttl_ms,
+		    struct sharedsock_info *info)
+{
+	struct ss_token *tok;
+	int err;
+
+	tok = kmem_cache_zalloc(ss_token_cache, GFP_KERNEL_ACCOUNT);
+	if (!tok)
+		return -ENOMEM;
+	get_random_bytes(tok->secret, sizeof(tok->secret));
+	tok->file = get_file(file);
+	tok->exporter = get_task_pid(current, PIDTYPE_TGID);
+	tok->ttl_ms = ttl_ms;
+	INIT_LIST_HEAD(&tok->target_link);
+	timer_setup(&tok->expiry, ss_token_expire, 0);
+
+	err = ss_token_link(tok, pid, info);
+	if (err)
+		ss_token_free(tok);
+	return err;
+}
+
+/* The live token that @info names and proves, or NULL. */
+static struct ss_token *ss_token_lookup(const struct sharedsock_info *info)
+{
+	struct ss_token *tok;
+
+	lockdep_assert_held(&sharedsock_lock);
+	tok = rhashtable_lookup_fast(&ss_tokens, &info->id, ss_token_params);
+	if (!tok || tok->state != SS_TOKEN_LIVE ||
+	    crypto_memneq(tok->secret, info->secret, sizeof(tok->secret)))
+		return NULL;
+	return tok;
+}
+
+/**
+ * ss_token_redeem - install the socket of a token into the caller's fd table
+ * @info:    the token
+ * @o_flags: 0 or O_CLOEXEC
+ *
+ * The token is claimed while its file is installed, so that of concurrent
+ * redeems exactly one proceeds; if installing fails (EMFILE), the token
+ * becomes redeemable again unless it was killed meanwhile.
+ *
+ * Return: the new fd; -EINVAL for a token that is unknown, used, expired,
+ * revoked or bound to another process; an error from receive_fd().
+ */
+int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags)
+{
+	struct ss_token *tok;
+	int fd;
+
+	spin_lock_bh(&sharedsock_lock);
+	tok = ss_token_lookup(info);
+	if (!tok || tok->target->pid != task_tgid(current)) {
+		spin_unlock_bh(&sharedsock_lock);
+		return -EINVAL;
+	}
+	tok->state = SS_TOKEN_CLAIMED;
+	spin_unlock_bh(&sharedsock_lock);
+
+	fd = ss_receive_fd(tok->file, o_flags);
+
+	spin_lock_bh(&sharedsock_lock);
+	if (tok->state == SS_TOKEN_CLAIMED) {
+		if (fd < 0) {
+			tok->state = SS_TOKEN_LIVE;
+			tok = NULL;
+		} else {
+			ss_token_unlink(tok);
+			tok->state = SS_TOKEN_DEAD;
+		}
+	}
+	spin_unlock_bh(&sharedsock_lock);
+
+	if (tok)
+		ss_token_destroy(tok);
+	return fd;
+}
+
+/**
+ * ss_token_revoke - withdraw an unredeemed token
+ * @info: the token
+ *
+ * Only the exporting process or a process of the charged user may revoke.
+ *
+ * Return: 0, -EINVAL if the token is not pending, -EPERM.
+ */
+int ss_token_revoke(const struct sharedsock_info *info)
+{
+	struct ss_token *tok;
+	int err = 0;
+
+	spin_lock_bh(&sharedsock_lock);
+	tok = ss_token_lookup(info);
+	if (!tok)
+		err = -EINVAL;
+	else if (tok->exporter != task_tgid(current) &&
+		 !uid_eq(tok->owner->uid, current_uid()))
+		err = -EPERM;
+	else
+		ss_token_kill(tok);
+	spin_unlock_bh(&sharedsock_lock);
+
+	if (!err)
+		ss_token_destroy(tok);
+	return err;
+}
+
+int ss_tokens_init(void)
+{
+	int err;
+
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) && !IS_ENABLED(CONFIG_LOCKDEP) &&
+		     !IS_ENABLED(CONFIG_DEBUG_OBJECTS_TIMERS) &&
+		     sizeof(struct ss_token) > 128);
+
+	ss_token_cache = kmem_cache_create("sharedsock_token",
+					   sizeof(struct ss_token), 0,
+					   SLAB_ACCOUNT, NULL);
+	if (!ss_token_cache)
+		return -ENOMEM;
+	err = rhashtable_init(&ss_tokens, &ss_token_params);
+	if (err)
+		kmem_cache_destroy(ss_token_cache);
+	return err;
+}
+
+/* Every token is bound to a target: ss_targets_exit() has freed them all. */
+void ss_tokens_exit(void)
+{
+	rhashtable_destroy(&ss_tokens);
+	kmem_cache_destroy(ss_token_cache);
+}
