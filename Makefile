@@ -47,7 +47,7 @@ install: install-module install-userspace
 
 install-module: module
 	$(KMAKE) INSTALL_MOD_DIR=extra modules_install
-	depmod -a $(notdir $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null))
+	depmod -a $(shell sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
 
 install-userspace:
 	$(MAKE) -C userspace install

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Boot Debian's kernel under QEMU with the module and the selftests in a
+# busybox initramfs.
+#   vm.sh test [TEST]  run the suite (or one test program), print TAP and
+#                      "N passed, N failed, N skipped"; exit 1 on failure
+#   vm.sh shell        boot with the module loaded and give a shell
+set -euo pipefail
+
+mode=${1:-test}
+only=${2:-}
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/build/vm${only:+-$only}
+KDIR=${KDIR:-$("$top/scripts/kdir.sh")}
+kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
+kernel=${VM_KERNEL:-/boot/vmlinuz-$kver}
+timeout=${VM_TIMEOUT:-1200}
+
+[ -r "$kernel" ] || { echo "vm: no kernel image $kernel (apt-get install linux-image-amd64)" >&2; exit 1; }
+[ -f "$top/sharedsock.ko" ] || { echo "vm: build the module first (make)" >&2; exit 1; }
+
+rm -rf "$build/root"
+mkdir -p "$build/root"/{bin,dev,proc,sys,tmp,lib/modules,tests}
+cp /bin/busybox "$build/root/bin/busybox"
+cp "$top/scripts/vm-init.sh" "$build/root/init"
+cp "$top/sharedsock.ko" "$build/root/lib/modules/"
+for prog in "$top"/selftests/*_test "$top"/selftests/*_helper; do
+	[ -x "$prog" ] && cp "$prog" "$build/root/tests/"
+done
+(cd "$build/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$build/initramfs.cpio.gz"
+
+qemu=(qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 2048 -nographic
+      -no-reboot -kernel "$kernel" -initrd "$build/initramfs.cpio.gz"
+      -append "console=ttyS0 panic=-1 loglevel=2 SSVM_MODE=$mode SSVM_ONLY=$only ${VM_APPEND:-}")
+
+if [ "$mode" = shell ]; then
+	exec "${qemu[@]}"
+fi
+
+log=$build/vm.log
+start=$(date +%s)
+set +e
+timeout "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' > "$log"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+echo "# VM ran $(( $(date +%s) - start ))s (kernel $kver), log: $log"
+exec "$top/scripts/vm-report.sh" "$log" "$qemu_rc"

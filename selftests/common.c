@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by the sharedsock selftests.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+int dev_open(void)
+{
+	return open(SHAREDSOCK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+}
+
+int raw_duplicate(int dev, int fd, pid_t pid, unsigned int ttl_ms,
+		  struct sharedsock_info *info)
+{
+	struct sharedsock_duplicate args = {
+		.size = sizeof(args), .fd = fd, .pid = pid, .ttl_ms = ttl_ms,
+	};
+	int ret = ioctl(dev, SHAREDSOCK_IOC_DUPLICATE, &args);
+
+	if (ret == 0 && info)
+		*info = args.info;
+	return ret;
+}
+
+int raw_redeem(int dev, const struct sharedsock_info *info, unsigned int flags)
+{
+	struct sharedsock_redeem args = {
+		.size = sizeof(args), .flags = flags, .info = *info,
+	};
+
+	return ioctl(dev, SHAREDSOCK_IOC_REDEEM, &args);
+}
+
+int raw_revoke(int dev, const struct sharedsock_info *info)
+{
+	struct sharedsock_revoke args = { .size = sizeof(args), .info = *info };
+
+	return ioctl(dev, SHAREDSOCK_IOC_REVOKE, &args);
+}
+
+static int inet_pair(int family, int type, int sv[2])
+{
+	struct sockaddr_storage addr = { .ss_family = family };
+	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) :
+					    sizeof(struct sockaddr_in6);
+	int a, b, l = -1;
+
+	if (family == AF_INET)
+		((struct sockaddr_in *)&addr)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&addr)->sin6_addr = in6addr_loopback;
+
+	a = socket(family, type, 0);
+	b = socket(family, type, 0);
+	if (a < 0 || b < 0)
+		goto fail;
+	if (type == SOCK_DGRAM) {
+		struct sockaddr_storage addr_b = addr;
+		socklen_t len_b = len;
+
+		if (bind(a, (void *)&addr, len) || bind(b, (void *)&addr_b, len_b))
+			goto fail;
+		if (getsockname(a, (void *)&addr, &len) ||
+		    getsockname(b, (void *)&addr_b, &len_b))
+			goto fail;
+		if (connect(a, (void *)&addr_b, len_b) || connect(b, (void *)&addr, len))
+			goto fail;
+		sv[0] = a;
+		sv[1] = b;
+		return 0;
+	}
+	close(b);
+	b = -1;
+	l = a;
+	a = -1;
+	if (bind(l, (void *)&addr, len) || listen(l, 1) ||
+	    getsockname(l, (void *)&addr, &len))
+		goto fail;
+	a = socket(family, type, 0);
+	if (a < 0 || connect(a, (void *)&addr, len))
+		goto fail;
+	b = accept(l, NULL, NULL);
+	if (b < 0)
+		goto fail;
+	close(l);
+	sv[0] = a;
+	sv[1] = b;
+	return 0;
+fail:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (l >= 0)
+		close(l);
+	return -1;
+}
+
+int socket_pair(int family, int type, int sv[2])
+{
+	if (family == AF_UNIX)
+		return socketpair(AF_UNIX, type, 0, sv);
+	return inet_pair(family, type, sv);
+}
+
+bool transfer_ok(int fd, int peer, const char *msg)
+{
+	size_t len = strlen(msg);
+	char buf[256];
+	ssize_t n;
+
+	if (len >= sizeof(buf) || send(fd, msg, len, 0) != (ssize_t)len)
+		return false;
+	n = recv(peer, buf, sizeof(buf), 0);
+	return n == (ssize_t)len && memcmp(buf, msg, len) == 0;
+}
+
+bool peer_eof_within(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+	ssize_t n;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return false;
+	n = recv(fd, &c, 1, MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+bool peer_open_for(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 0;
+}
+
+int send_info(int fd, const struct ss_protocol_info *info)
+{
+	return write(fd, info, sizeof(*info)) == sizeof(*info) ? 0 : -1;
+}
+
+int recv_info(int fd, struct ss_protocol_info *info)
+{
+	return read(fd, info, sizeof(*info)) == sizeof(*info) ? 0 : -1;
+}
+
+int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+int become_user(uid_t uid)
+{
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid))
+		return -1;
+	return 0;
+}
+
+int count_socket_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, 0) == 0 &&
+		    S_ISSOCK(st.st_mode))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}

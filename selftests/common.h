@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the sharedsock selftests.
+ */
+#ifndef SHAREDSOCK_SELFTEST_COMMON_H
+#define SHAREDSOCK_SELFTEST_COMMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <linux/sharedsock.h>
+#include <sharedsock.h>
+
+/* A fresh descriptor for /dev/sharedsock (tests use raw ioctls on it). */
+int dev_open(void);
+
+/* Raw ioctls with the size field filled in; return ioctl()'s result. */
+int raw_duplicate(int dev, int fd, pid_t pid, unsigned int ttl_ms,
+		  struct sharedsock_info *info);
+int raw_redeem(int dev, const struct sharedsock_info *info, unsigned int flags);
+int raw_revoke(int dev, const struct sharedsock_info *info);
+
+/*
+ * A connected pair of sockets of @family/@type: over loopback for
+ * AF_INET/AF_INET6 (UDP sockets are connected to each other), a socketpair
+ * for AF_UNIX.  Returns 0 or -1.
+ */
+int socket_pair(int family, int type, int sv[2]);
+
+/* Send @len bytes on @fd and check they arrive intact on @peer. */
+bool transfer_ok(int fd, int peer, const char *msg);
+
+/* True when @fd reports end of file (or reset) within @ms milliseconds. */
+bool peer_eof_within(int fd, int ms);
+/* True when @fd stays open (no EOF, no data) for @ms milliseconds. */
+bool peer_open_for(int fd, int ms);
+
+/* Plain-bytes transport of a protocol info over a pipe. */
+int send_info(int fd, const struct ss_protocol_info *info);
+int recv_info(int fd, struct ss_protocol_info *info);
+
+/* Wait for @pid; its exit status, or 128 + signal, or -1. */
+int wait_exit(pid_t pid);
+
+/* Drop to an unprivileged uid/gid (all of real, effective, saved). */
+int become_user(uid_t uid);
+
+/* Number of descriptors referring to sockets in this process. */
+int count_socket_fds(void);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libsharedsock: hand a live socket to another process, Winsock style.
+ *
+ * Every call returns -1 (or NULL) and sets errno on failure, like libc.
+ * The library opens /dev/sharedsock itself, lazily, once per process.
+ */
+#ifndef SHAREDSOCK_H
+#define SHAREDSOCK_H
+
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Network events: Winsock's values. */
+#define SS_FD_READ_BIT				0
+#define SS_FD_WRITE_BIT				1
+#define SS_FD_OOB_BIT				2
+#define SS_FD_ACCEPT_BIT			3
+#define SS_FD_CONNECT_BIT			4
+#define SS_FD_CLOSE_BIT				5
+#define SS_FD_QOS_BIT				6
+#define SS_FD_GROUP_QOS_BIT			7
+#define SS_FD_ROUTING_INTERFACE_CHANGE_BIT	8
+#define SS_FD_ADDRESS_LIST_CHANGE_BIT		9
+#define SS_FD_MAX_EVENTS			10
+
+#define SS_FD_READ				0x001
+#define SS_FD_WRITE				0x002
+#define SS_FD_OOB				0x004
+#define SS_FD_ACCEPT				0x008
+#define SS_FD_CONNECT				0x010
+#define SS_FD_CLOSE				0x020
+#define SS_FD_QOS				0x040
+#define SS_FD_GROUP_QOS				0x080
+#define SS_FD_ROUTING_INTERFACE_CHANGE		0x100
+#define SS_FD_ADDRESS_LIST_CHANGE		0x200
+#define SS_FD_ALL_EVENTS			0x3FF
+
+#define SS_TOKEN_SECRET_SIZE			16
+
+/*
+ * What the target needs to redeem a duplicate.  Fixed size, plain bytes:
+ * send it over any IPC.  The token fields are opaque.
+ */
+struct ss_protocol_info {
+	int family;		/* AF_INET, AF_INET6, AF_UNIX, ... */
+	int type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, ... */
+	int protocol;		/* IPPROTO_TCP, IPPROTO_UDP, 0, ... */
+	unsigned int reserved;
+	unsigned long long token_id;
+	unsigned char token_secret[SS_TOKEN_SECRET_SIZE];
+};
+
+struct ss_network_events {
+	long network_events;			/* SS_FD_* bits */
+	int error_code[SS_FD_MAX_EVENTS];	/* errno, by SS_FD_*_BIT */
+};
+
+/* Export @sockfd as a single-use token that only @target_pid can redeem. */
+int ss_duplicate_socket(int sockfd, pid_t target_pid,
+			struct ss_protocol_info *info);
+
+/* The same, with a token lifetime in milliseconds (0: module default). */
+int ss_duplicate_socket_ttl(int sockfd, pid_t target_pid,
+			    unsigned int ttl_ms,
+			    struct ss_protocol_info *info);
+
+/* Redeem a token into a new descriptor; @flags is 0 or O_CLOEXEC. */
+int ss_socket_from_info(const struct ss_protocol_info *info, int flags);
+
+/* Withdraw an unredeemed token (its exporter, or the same user). */
+int ss_revoke(const struct ss_protocol_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHAREDSOCK_H */
