@@ -3,6 +3,7 @@
  * /dev/sharedsock: argument checking and ioctl dispatch.
  */
 #include <linux/cred.h>
+#include <linux/eventfd.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/miscdevice.h>
@@ -10,11 +11,15 @@
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 
+#include "event.h"
 #include "sharedsock.h"
 
 #define SS_DUPLICATE_SIZE_VER0	64
 #define SS_REDEEM_SIZE_VER0	48
 #define SS_REVOKE_SIZE_VER0	48
+#define SS_SELECT_SIZE_VER0	32
+#define SS_ENUM_SIZE_VER0	64
+#define SS_QUEUE_SIZE_VER0	8
 
 /*
  * Copy an extensible argument: its first __u32 is the size userspace knows;
@@ -161,6 +166,94 @@ static long ss_ioctl_revoke(const void __user *uarg)
 	return ss_token_revoke(&args.info);
 }
 
+static long ss_ioctl_select(const void __user *uarg)
+{
+	struct sharedsock_select args;
+	struct socket *sock;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_SELECT_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if (args.flags || args.reserved ||
+	    (args.events & ~SHAREDSOCK_FD_ALL_EVENTS) ||
+	    args.sink > SHAREDSOCK_SINK_QUEUE)
+		return -EINVAL;
+	sock = sockfd_lookup(args.fd, &err);
+	if (!sock)
+		return err;
+	err = ss_reg_select(sock, args.fd, &args);
+	sockfd_put(sock);
+	return err;
+}
+
+/*
+ * Reset an eventfd as WSAEnumNetworkEvents resets its event object:
+ * eventfd_ctx_remove_wait_queue() reads the counter under the eventfd's
+ * lock, and removing an entry that is on no list does nothing.
+ */
+static void ss_eventfd_reset(struct eventfd_ctx *ctx)
+{
+	wait_queue_entry_t unqueued;
+	u64 count;
+	int err;
+
+	do {
+		INIT_LIST_HEAD(&unqueued.entry);
+		err = eventfd_ctx_remove_wait_queue(ctx, &unqueued, &count);
+		cond_resched();
+	} while (!err);
+}
+
+static long ss_ioctl_enum(void __user *uarg)
+{
+	struct eventfd_ctx *evt = NULL;
+	struct sharedsock_enum args;
+	struct socket *sock;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_ENUM_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if (args.flags || args.reserved)
+		return -EINVAL;
+	sock = sockfd_lookup(args.fd, &err);
+	if (!sock)
+		return err;
+	if (args.eventfd != -1) {
+		evt = eventfd_ctx_fdget(args.eventfd);
+		if (IS_ERR(evt)) {
+			err = -EINVAL;
+			goto out_sock;
+		}
+	}
+	ss_reg_enum(sock, &args);
+	if (copy_to_user(uarg, &args, min_t(size_t, args.size, sizeof(args)))) {
+		ss_reg_enum_undo(sock, &args);
+		err = -EFAULT;
+	} else if (evt) {
+		ss_eventfd_reset(evt);
+	}
+	if (evt)
+		eventfd_ctx_put(evt);
+out_sock:
+	sockfd_put(sock);
+	return err;
+}
+
+static long ss_ioctl_queue_create(const void __user *uarg)
+{
+	struct sharedsock_queue_create args;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_QUEUE_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if (args.flags & ~(SHAREDSOCK_QUEUE_CLOEXEC | SHAREDSOCK_QUEUE_NONBLOCK))
+		return -EINVAL;
+	return ss_queue_create(args.flags);
+}
+
 static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -172,6 +265,12 @@ static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ss_ioctl_redeem(uarg);
 	case SHAREDSOCK_IOC_REVOKE:
 		return ss_ioctl_revoke(uarg);
+	case SHAREDSOCK_IOC_SELECT:
+		return ss_ioctl_select(uarg);
+	case SHAREDSOCK_IOC_ENUM:
+		return ss_ioctl_enum(uarg);
+	case SHAREDSOCK_IOC_QUEUE_CREATE:
+		return ss_ioctl_queue_create(uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -196,6 +295,9 @@ int ss_device_init(void)
 	BUILD_BUG_ON(sizeof(struct sharedsock_duplicate) != SS_DUPLICATE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_redeem) != SS_REDEEM_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_revoke) != SS_REVOKE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_select) != SS_SELECT_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_enum) != SS_ENUM_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_queue_create) != SS_QUEUE_SIZE_VER0);
 	return misc_register(&ss_device);
 }
 

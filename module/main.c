@@ -5,6 +5,7 @@
 #include <linux/module.h>
 #include <linux/random.h>
 
+#include "event.h"
 #include "sharedsock.h"
 
 unsigned int ss_default_ttl_ms = 60 * MSEC_PER_SEC;
@@ -38,11 +39,16 @@ static int __init ss_init(void)
 	err = ss_targets_init();
 	if (err)
 		goto err_tokens;
-	err = ss_device_init();
+	err = ss_regs_init();
 	if (err)
 		goto err_targets;
+	err = ss_device_init();
+	if (err)
+		goto err_regs;
 	return 0;
 
+err_regs:
+	ss_regs_exit();
 err_targets:
 	ss_targets_exit();
 err_tokens:
@@ -53,6 +59,7 @@ err_tokens:
 static void __exit ss_exit(void)
 {
 	ss_device_exit();
+	ss_regs_exit();
 	ss_targets_exit();
 	ss_tokens_exit();
 }

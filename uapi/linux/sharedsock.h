@@ -89,6 +89,120 @@ struct sharedsock_revoke {
 	struct sharedsock_info info;
 };
 
+/* Network events: Winsock's FD_* values and bit numbers. */
+#define SHAREDSOCK_FD_READ_BIT				0
+#define SHAREDSOCK_FD_WRITE_BIT				1
+#define SHAREDSOCK_FD_OOB_BIT				2
+#define SHAREDSOCK_FD_ACCEPT_BIT			3
+#define SHAREDSOCK_FD_CONNECT_BIT			4
+#define SHAREDSOCK_FD_CLOSE_BIT				5
+#define SHAREDSOCK_FD_QOS_BIT				6
+#define SHAREDSOCK_FD_GROUP_QOS_BIT			7
+#define SHAREDSOCK_FD_ROUTING_INTERFACE_CHANGE_BIT	8
+#define SHAREDSOCK_FD_ADDRESS_LIST_CHANGE_BIT		9
+#define SHAREDSOCK_FD_MAX_EVENTS			10
+
+#define SHAREDSOCK_FD_READ			0x001
+#define SHAREDSOCK_FD_WRITE			0x002
+#define SHAREDSOCK_FD_OOB			0x004
+#define SHAREDSOCK_FD_ACCEPT			0x008
+#define SHAREDSOCK_FD_CONNECT			0x010
+#define SHAREDSOCK_FD_CLOSE			0x020
+#define SHAREDSOCK_FD_QOS			0x040
+#define SHAREDSOCK_FD_GROUP_QOS			0x080
+#define SHAREDSOCK_FD_ROUTING_INTERFACE_CHANGE	0x100
+#define SHAREDSOCK_FD_ADDRESS_LIST_CHANGE	0x200
+#define SHAREDSOCK_FD_ALL_EVENTS		0x3FF
+
+/* How a registration delivers events. */
+#define SHAREDSOCK_SINK_EVENTFD	0	/* WSAEventSelect: signal an eventfd */
+#define SHAREDSOCK_SINK_QUEUE	1	/* WSAAsyncSelect: post to a queue fd */
+
+/**
+ * struct sharedsock_select - SHAREDSOCK_IOC_SELECT argument
+ * @size:     sizeof(struct sharedsock_select)
+ * @flags:    must be zero
+ * @fd:       the socket; the registration belongs to the underlying socket
+ *            and replaces any previous one, made through any descriptor
+ * @sink:     SHAREDSOCK_SINK_EVENTFD or SHAREDSOCK_SINK_QUEUE
+ * @sink_fd:  an eventfd, or a queue fd from SHAREDSOCK_IOC_QUEUE_CREATE;
+ *            ignored when @events is 0
+ * @events:   SHAREDSOCK_FD_* mask; 0 cancels the registration
+ * @msg:      queue sink: the value every message carries in its @msg
+ * @reserved: must be zero
+ */
+struct sharedsock_select {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 sink;
+	__s32 sink_fd;
+	__u32 events;
+	__u32 msg;
+	__u32 reserved;
+};
+
+/**
+ * struct sharedsock_enum - SHAREDSOCK_IOC_ENUM argument
+ * @size:     sizeof(struct sharedsock_enum)
+ * @flags:    must be zero
+ * @fd:       the socket
+ * @eventfd:  an eventfd to reset, or -1
+ * @events:   out: recorded events in the current mask, now cleared
+ * @reserved: must be zero
+ * @errors:   out: errno of each reported event, by SHAREDSOCK_FD_*_BIT;
+ *            slots of events not reported are zero
+ */
+struct sharedsock_enum {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__s32 eventfd;
+	__u32 events;
+	__u32 reserved;
+	__s32 errors[SHAREDSOCK_FD_MAX_EVENTS];
+};
+
+/* Queue flags. */
+#define SHAREDSOCK_QUEUE_CLOEXEC	0x1U
+#define SHAREDSOCK_QUEUE_NONBLOCK	0x2U
+
+/**
+ * struct sharedsock_queue_create - SHAREDSOCK_IOC_QUEUE_CREATE argument
+ * @size:     sizeof(struct sharedsock_queue_create)
+ * @flags:    SHAREDSOCK_QUEUE_* bits
+ *
+ * The ioctl returns a queue descriptor: read(2) returns whole
+ * struct sharedsock_message records; poll/epoll/io_uring report EPOLLIN
+ * while messages are queued.  Closing it cancels every registration that
+ * posts to it.
+ */
+struct sharedsock_queue_create {
+	__u32 size;
+	__u32 flags;
+};
+
+/**
+ * struct sharedsock_message - one network event read from a queue
+ * @socket:    the socket's descriptor as registered (for a socket accepted
+ *             from a registered listener: its descriptor in the accepting
+ *             process, or -1 if it could not be determined)
+ * @msg:       the @msg given at registration
+ * @event:     one SHAREDSOCK_FD_* bit
+ * @error:     errno of the event, 0 for none
+ * @socket_ino: inode number of the socket (as in /proc/PID/fd "socket:[N]")
+ *
+ * A queue holds at most one message per socket and event: an event raised
+ * again before its message was read updates that message.
+ */
+struct sharedsock_message {
+	__s32 socket;
+	__u32 msg;
+	__u32 event;
+	__s32 error;
+	__u64 socket_ino;
+};
+
 #define SHAREDSOCK_IOC_MAGIC	0xB8
 
 #define SHAREDSOCK_IOC_DUPLICATE \
@@ -97,5 +211,11 @@ struct sharedsock_revoke {
 	_IOW(SHAREDSOCK_IOC_MAGIC, 0x02, struct sharedsock_redeem)
 #define SHAREDSOCK_IOC_REVOKE \
 	_IOW(SHAREDSOCK_IOC_MAGIC, 0x03, struct sharedsock_revoke)
+#define SHAREDSOCK_IOC_SELECT \
+	_IOW(SHAREDSOCK_IOC_MAGIC, 0x10, struct sharedsock_select)
+#define SHAREDSOCK_IOC_ENUM \
+	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x11, struct sharedsock_enum)
+#define SHAREDSOCK_IOC_QUEUE_CREATE \
+	_IOW(SHAREDSOCK_IOC_MAGIC, 0x12, struct sharedsock_queue_create)
 
 #endif /* _UAPI_LINUX_SHAREDSOCK_H */

@@ -59,6 +59,15 @@ struct ss_network_events {
 	int error_code[SS_FD_MAX_EVENTS];	/* errno, by SS_FD_*_BIT */
 };
 
+/* One posted network event (WSAAsyncSelect). */
+struct ss_message {
+	int socket;		/* the fd number given to ss_async_select */
+	unsigned int msg;	/* the msg given to ss_async_select */
+	long event;		/* one SS_FD_* bit */
+	int error;		/* errno value, 0 = none */
+	unsigned long long socket_ino;	/* inode of the socket */
+};
+
 /* Export @sockfd as a single-use token that only @target_pid can redeem. */
 int ss_duplicate_socket(int sockfd, pid_t target_pid,
 			struct ss_protocol_info *info);
@@ -73,6 +82,30 @@ int ss_socket_from_info(const struct ss_protocol_info *info, int flags);
 
 /* Withdraw an unredeemed token (its exporter, or the same user). */
 int ss_revoke(const struct ss_protocol_info *info);
+
+/*
+ * Register @network_events of the underlying socket to signal @eventfd
+ * (WSAEventSelect); replaces any registration made through any descriptor
+ * of the socket, in any process.  A mask of 0 cancels.  Sets O_NONBLOCK.
+ */
+int ss_event_select(int sockfd, int eventfd, long network_events);
+
+/*
+ * Fetch and clear the recorded events that are selected; only the error
+ * slots of reported events are written.  Resets @eventfd unless it is -1.
+ */
+int ss_enum_network_events(int sockfd, int eventfd,
+			   struct ss_network_events *ne);
+
+/* A message queue descriptor; @flags: 0|O_CLOEXEC|O_NONBLOCK. */
+int ss_queue_create(int flags);
+
+/* Register @network_events to post messages to @queuefd (WSAAsyncSelect). */
+int ss_async_select(int sockfd, int queuefd, unsigned int msg,
+		    long network_events);
+
+/* Read up to @max messages; blocks unless the queue is O_NONBLOCK. */
+ssize_t ss_queue_read(int queuefd, struct ss_message *msgs, size_t max);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Event registrations (reg.c) and message queues (queue.c).
+ */
+#ifndef _SHAREDSOCK_EVENT_H
+#define _SHAREDSOCK_EVENT_H
+
+#include <linux/kref.h>
+#include <linux/net.h>
+#include <linux/spinlock.h>
+#include <linux/task_work.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/sharedsock.h>
+
+struct eventfd_ctx;
+struct ss_queue;
+
+enum ss_sink_kind {
+	SS_SINK_NONE,
+	SS_SINK_EVENTFD,
+	SS_SINK_QUEUE,
+};
+
+/**
+ * struct ss_sink - where a registration delivers its events
+ * @kind:     enum ss_sink_kind
+ * @msg:      queue: the message value
+ * @sockfd:   queue: the socket's descriptor as registered
+ * @evt_file: eventfd: a reference to the eventfd's file (kept so that an
+ *            accepted socket can take its own reference to the context)
+ * @evt:      eventfd: a reference to its context
+ * @queue:    queue: a reference to the queue
+ */
+struct ss_sink {
+	u8 kind;
+	u32 msg;
+	int sockfd;
+	struct file *evt_file;
+	struct eventfd_ctx *evt;
+	struct ss_queue *queue;
+};
+
+/**
+ * struct ss_reg - the event registration of one underlying socket
+ * @ops:        the socket's proto_ops with a few operations wrapped;
+ *              sock->ops points here while the registration exists
+ * @orig:       the protocol's own proto_ops
+ * @sock:       the socket
+ * @wait:       on the socket's wait queue (sock->wq.wait)
+ * @node:       on the list of all registrations, under ss_reg_mutex
+ * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
+ * @lock:       protects every field below, and @sink
+ * @sink:       delivery; replaced by each registration made on the socket
+ * @mask:       selected events (SHAREDSOCK_FD_*); 0 when cancelled
+ * @armed:      events that may be recorded now: an event is disarmed when
+ *              recorded and re-armed by its Winsock re-enabling call
+ * @pending:    recorded events not yet fetched (eventfd) or posted (queue)
+ * @errors:     errno of each recorded event, by bit
+ * @close_err:  error seen when the connection ended (reset), kept for the
+ *              FD_CLOSE raised once the remaining data is read
+ * @connecting: a connect() is in progress
+ * @connected:  the socket has been connected (stream) or is datagram
+ * @unresolved: accepted socket whose descriptor is not known yet; nothing
+ *              is posted to a queue until it is
+ * @local_shut: shutdown() directions done locally (RCV/SEND_SHUTDOWN)
+ * @signal_work: signals the eventfd where eventfd_signal() may not recurse
+ * @resolve:    task work that learns an accepted socket's descriptor
+ * @ready_link: on @sink.queue's ready list, under the queue's lock
+ * @queued:     events with a message in that queue, under the queue's lock
+ * @queued_err: their errors, under the queue's lock
+ *
+ * Lifetime: created by the first registration made on a socket and kept,
+ * whatever later registrations change, until the socket's last close: the
+ * release wrapper removes the wait entry, detaches the sink and frees the
+ * object before the protocol's release runs.  It never holds a reference
+ * to the socket.  The socket holds a reference to this module through
+ * @ops.owner, which __sock_release() drops after the release wrapper.
+ */
+struct ss_reg {
+	struct proto_ops ops;		/* a writable copy, not const */
+	const struct proto_ops *orig;
+	struct socket *sock;
+	wait_queue_entry_t wait;
+	struct list_head node;
+	struct list_head queue_link;
+
+	spinlock_t lock;		/* the fields below */
+	struct ss_sink sink;
+	u32 mask;
+	u32 armed;
+	u32 pending;
+	s16 errors[SHAREDSOCK_FD_MAX_EVENTS];
+	s16 close_err;
+	bool connecting;
+	bool connected;
+	bool unresolved;
+	u8 local_shut;
+	struct work_struct signal_work;
+	struct callback_head resolve;
+
+	struct list_head ready_link;
+	u32 queued;
+	s16 queued_err[SHAREDSOCK_FD_MAX_EVENTS];
+};
+
+/* reg.c */
+int ss_regs_init(void);
+void ss_regs_exit(void);
+int ss_reg_select(struct socket *sock, int sockfd,
+		  const struct sharedsock_select *args);
+int ss_reg_enum(struct socket *sock, struct sharedsock_enum *args);
+void ss_reg_enum_undo(struct socket *sock, const struct sharedsock_enum *args);
+void ss_regs_queue_closed(struct ss_queue *queue);
+
+/* queue.c */
+int ss_queue_create(unsigned int flags);
+struct ss_queue *ss_queue_from_fd(int fd);
+void ss_queue_get(struct ss_queue *queue);
+void ss_queue_put(struct ss_queue *queue);
+struct list_head *ss_queue_regs(struct ss_queue *queue);
+void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events);
+void ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg);
+
+#endif /* _SHAREDSOCK_EVENT_H */

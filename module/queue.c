@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Message queues: the WSAAsyncSelect window, as a file descriptor.
+ *
+ * A queue holds at most one message per registration and event: each
+ * registration with messages waiting is on the queue's ready list with a
+ * bitmask of its events, so posting is O(1), needs no allocation, and
+ * nothing is ever dropped -- an event raised again before its message was
+ * read updates that message instead.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <net/sock.h>
+
+#include "event.h"
+
+/* Messages copied out per locked pass of read(). */
+#define SS_QUEUE_READ_BATCH	16
+
+/**
+ * struct ss_queue - a message queue
+ * @lock:  protects @ready and the ready_link/queued fields of registrations
+ * @ready: registrations with messages waiting, oldest first
+ * @wait:  readers and pollers
+ * @regs:  registrations posting here, under ss_reg_mutex (reg.c)
+ * @ref:   one for the file, one per registration posting here
+ */
+struct ss_queue {
+	spinlock_t lock;		/* ready list and reg->queued* */
+	struct list_head ready;
+	wait_queue_head_t wait;
+	struct list_head regs;
+	struct kref ref;
+};
+
+static const struct file_operations ss_queue_fops;
+
+/* Winsock's order for the events of one socket: a connection is reported
+ * before its readiness, data before the close.
+ */
+static const u8 ss_event_order[SHAREDSOCK_FD_MAX_EVENTS] = {
+	SHAREDSOCK_FD_CONNECT_BIT, SHAREDSOCK_FD_ACCEPT_BIT,
+	SHAREDSOCK_FD_READ_BIT, SHAREDSOCK_FD_OOB_BIT,
+	SHAREDSOCK_FD_WRITE_BIT, SHAREDSOCK_FD_CLOSE_BIT,
+	SHAREDSOCK_FD_QOS_BIT, SHAREDSOCK_FD_GROUP_QOS_BIT,
+	SHAREDSOCK_FD_ROUTING_INTERFACE_CHANGE_BIT,
+	SHAREDSOCK_FD_ADDRESS_LIST_CHANGE_BIT,
+};
+
+static void ss_queue_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct ss_queue, ref));
+}
+
+void ss_queue_get(struct ss_queue *queue)
+{
+	kref_get(&queue->ref);
+}
+
+void ss_queue_put(struct ss_queue *queue)
+{
+	kref_put(&queue->ref, ss_queue_free);
+}
+
+struct list_head *ss_queue_regs(struct ss_queue *queue)
+{
+	return &queue->regs;
+}
+
+/* A reference to the queue behind @fd, or ERR_PTR(-EINVAL). */
+struct ss_queue *ss_queue_from_fd(int fd)
+{
+	struct ss_queue *queue = ERR_PTR(-EINVAL);
+	struct fd f = fdget(fd);
+
+	if (!f.file)
+		return queue;
+	if (f.file->f_op == &ss_queue_fops) {
+		queue = f.file->private_data;
+		ss_queue_get(queue);
+	}
+	fdput(f);
+	return queue;
+}
+
+/* Post @events of @reg; its errors are in reg->errors.  Any context. */
+void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events)
+{
+	unsigned long flags, bit;
+
+	spin_lock_irqsave(&queue->lock, flags);
+	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
+		reg->queued_err[bit] = reg->errors[bit];
+	reg->queued |= events;
+	if (list_empty(&reg->ready_link))
+		list_add_tail(&reg->ready_link, &queue->ready);
+	spin_unlock_irqrestore(&queue->lock, flags);
+	wake_up_poll(&queue->wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/* Drop the messages of @reg still waiting in @queue. */
+void ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&queue->lock, flags);
+	list_del_init(&reg->ready_link);
+	reg->queued = 0;
+	spin_unlock_irqrestore(&queue->lock, flags);
+}
+
+/* Take the next message, round-robin across sockets.  Under queue->lock. */
+static bool ss_queue_pop(struct ss_queue *queue, struct sharedsock_message *m)
+{
+	struct ss_reg *reg;
+	unsigned int i, bit;
+
+	reg = list_first_entry_or_null(&queue->ready, struct ss_reg, ready_link);
+	if (!reg)
+		return false;
+	for (i = 0; i < SHAREDSOCK_FD_MAX_EVENTS; i++) {
+		bit = ss_event_order[i];
+		if (reg->queued & BIT(bit))
+			break;
+	}
+	memset(m, 0, sizeof(*m));
+	m->socket = reg->sink.sockfd;
+	m->msg = reg->sink.msg;
+	m->event = BIT(bit);
+	m->error = reg->queued_err[bit];
+	m->socket_ino = SOCK_INODE(reg->sock)->i_ino;
+	reg->queued &= ~BIT(bit);
+	if (reg->queued)
+		list_move_tail(&reg->ready_link, &queue->ready);
+	else
+		list_del_init(&reg->ready_link);
+	return true;
+}
+
+static ssize_t ss_queue_read(struct file *file, char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	struct sharedsock_message msgs[SS_QUEUE_READ_BATCH];
+	struct ss_queue *queue = file->private_data;
+	size_t max = count / sizeof(msgs[0]);
+	size_t done = 0, n;
+	int err;
+
+	if (!max)
+		return -EINVAL;
+	for (;;) {
+		spin_lock_irq(&queue->lock);
+		for (n = 0; n < ARRAY_SIZE(msgs) && done + n < max; n++)
+			if (!ss_queue_pop(queue, &msgs[n]))
+				break;
+		spin_unlock_irq(&queue->lock);
+
+		if (copy_to_user(buf + done * sizeof(msgs[0]), msgs,
+				 n * sizeof(msgs[0])))
+			return done ? done * sizeof(msgs[0]) : -EFAULT;
+		done += n;
+		if (done == max || (done && n < ARRAY_SIZE(msgs)))
+			return done * sizeof(msgs[0]);
+		if (done)
+			continue;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		err = wait_event_interruptible(queue->wait,
+					       !list_empty_careful(&queue->ready));
+		if (err)
+			return err;
+	}
+}
+
+static __poll_t ss_queue_poll(struct file *file, poll_table *wait)
+{
+	struct ss_queue *queue = file->private_data;
+
+	poll_wait(file, &queue->wait, wait);
+	return list_empty_careful(&queue->ready) ? 0 : EPOLLIN | EPOLLRDNORM;
+}
+
+static int ss_queue_release(struct inode *inode, struct file *file)
+{
+	struct ss_queue *queue = file->private_data;
+
+	ss_regs_queue_closed(queue);
+	ss_queue_put(queue);
+	return 0;
+}
+
+static const struct file_operations ss_queue_fops = {
+	.owner		= THIS_MODULE,
+	.read		= ss_queue_read,
+	.poll		= ss_queue_poll,
+	.release	= ss_queue_release,
+	.llseek		= noop_llseek,
+};
+
+int ss_queue_create(unsigned int flags)
+{
+	struct ss_queue *queue;
+	int fd;
+
+	queue = kzalloc(sizeof(*queue), GFP_KERNEL_ACCOUNT);
+	if (!queue)
+		return -ENOMEM;
+	spin_lock_init(&queue->lock);
+	INIT_LIST_HEAD(&queue->ready);
+	init_waitqueue_head(&queue->wait);
+	INIT_LIST_HEAD(&queue->regs);
+	kref_init(&queue->ref);
+
+	fd = anon_inode_getfd("[sharedsock-queue]", &ss_queue_fops, queue,
+			      O_RDONLY |
+			      (flags & SHAREDSOCK_QUEUE_CLOEXEC ? O_CLOEXEC : 0) |
+			      (flags & SHAREDSOCK_QUEUE_NONBLOCK ? O_NONBLOCK : 0));
+	if (fd < 0)
+		kfree(queue);
+	return fd;
+}

@@ -1,0 +1,816 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event registrations: WSAEventSelect / WSAAsyncSelect on the underlying
+ * socket, whichever descriptor or process registers.
+ *
+ * A registered socket's sock->ops points at a copy of its proto_ops inside
+ * its struct ss_reg (as kTLS swaps sock->ops per socket), so that
+ * container_of() finds the registration in O(1) from any descriptor, and
+ * a few operations are wrapped:
+ *  - release: the socket's last close; the registration is torn down
+ *    synchronously, before the protocol's own release;
+ *  - recvmsg, sendmsg, sendpage, accept, connect: Winsock's re-enabling
+ *    calls, whichever syscall reached them (read, recv, io_uring, ...);
+ *  - shutdown: to tell a local shutdown from the peer's;
+ *  - setsockopt: to refuse TCP_ULP and IPV6_ADDRFORM, which would replace
+ *    sock->ops behind our back.
+ * Readiness comes from a wait entry on the socket's wait queue, the one
+ * poll and epoll wait on: the wake-up key says which condition changed.
+ */
+#include <linux/eventfd.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/udp.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "event.h"
+#include "sharedsock.h"
+
+#define SS_FD(name)	SHAREDSOCK_FD_##name
+#define SS_EV_ALL	SHAREDSOCK_FD_ALL_EVENTS
+
+/* Serialises registration changes, attach/detach and queue membership. */
+static DEFINE_MUTEX(ss_reg_mutex);
+static LIST_HEAD(ss_regs);
+static struct kmem_cache *ss_reg_cache;
+
+static int ss_release(struct socket *sock);
+static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
+		     bool kern);
+
+/* --- What holds on the socket (lockless reads of protocol state) --- */
+
+static bool ss_is_tcp(const struct sock *sk)
+{
+	return (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
+	       sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP;
+}
+
+static bool ss_is_udp(const struct sock *sk)
+{
+	return (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
+	       sk->sk_type == SOCK_DGRAM &&
+	       (sk->sk_protocol == IPPROTO_UDP ||
+		sk->sk_protocol == IPPROTO_UDPLITE);
+}
+
+static bool ss_is_stream(const struct socket *sock)
+{
+	return sock->type == SOCK_STREAM || sock->type == SOCK_SEQPACKET;
+}
+
+static bool ss_listening(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_state) == TCP_LISTEN;
+}
+
+static bool ss_accept_pending(struct sock *sk)
+{
+	if (sk->sk_family == AF_INET || sk->sk_family == AF_INET6)
+		return !reqsk_queue_empty(&inet_csk(sk)->icsk_accept_queue);
+	return !skb_queue_empty_lockless(&sk->sk_receive_queue);
+}
+
+/* Data (not merely an end of file) is waiting to be read. */
+static bool ss_readable(struct sock *sk)
+{
+	if (ss_is_tcp(sk))
+		return tcp_inq(sk) > 0;
+	if (ss_is_udp(sk) &&
+	    !skb_queue_empty_lockless(&udp_sk(sk)->reader_queue))
+		return true;
+	return !skb_queue_empty_lockless(&sk->sk_receive_queue);
+}
+
+/* TCP urgent data is waiting and is not read inline: FD_OOB. */
+static bool ss_urgent(struct sock *sk)
+{
+	return ss_is_tcp(sk) && !sock_flag(sk, SOCK_URGINLINE) &&
+	       (READ_ONCE(tcp_sk(sk)->urg_data) & TCP_URG_VALID);
+}
+
+static bool ss_established(const struct socket *sock)
+{
+	int state = READ_ONCE(sock->sk->sk_state);
+
+	if (!ss_is_stream(sock))
+		return true;
+	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
+}
+
+/* The peer shut down its sending side, closed, or reset the connection. */
+static bool ss_peer_closed(const struct ss_reg *reg)
+{
+	struct sock *sk = reg->sock->sk;
+	int state = READ_ONCE(sk->sk_state);
+
+	if (!ss_is_stream(reg->sock) || !reg->connected)
+		return false;
+	if (ss_is_tcp(sk))
+		return (1 << state) & (TCPF_CLOSE_WAIT | TCPF_LAST_ACK |
+				       TCPF_CLOSING | TCPF_TIME_WAIT |
+				       TCPF_CLOSE);
+	return (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
+	       !(reg->local_shut & RCV_SHUTDOWN);
+}
+
+/* --- Recording and delivery (under reg->lock) --- */
+
+static void ss_reg_signal_work(struct work_struct *work)
+{
+	struct ss_reg *reg = container_of(work, struct ss_reg, signal_work);
+
+	spin_lock_irq(&reg->lock);
+	if (reg->sink.kind == SS_SINK_EVENTFD)
+		eventfd_signal(reg->sink.evt, 1);
+	spin_unlock_irq(&reg->lock);
+}
+
+/* Deliver what is pending and selected; @fresh: newly recorded events. */
+static void ss_reg_deliver(struct ss_reg *reg, u32 fresh)
+{
+	u32 ready = reg->pending & reg->mask;
+
+	if (!ready)
+		return;
+	switch (reg->sink.kind) {
+	case SS_SINK_EVENTFD:
+		if (!(fresh & reg->mask))
+			break;
+		if (eventfd_signal_allowed())
+			eventfd_signal(reg->sink.evt, 1);
+		else
+			schedule_work(&reg->signal_work);
+		break;
+	case SS_SINK_QUEUE:
+		if (reg->unresolved)
+			break;
+		ss_queue_post(reg->sink.queue, reg, ready);
+		reg->pending &= ~ready;
+		break;
+	}
+}
+
+/*
+ * Record @events that are armed, with their errors from @errs (NULL: none),
+ * and deliver.  An event recorded is disarmed until its re-enabling call.
+ */
+static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
+{
+	unsigned long bit;
+
+	lockdep_assert_held(&reg->lock);
+	events &= reg->armed;
+	if (!events)
+		return;
+	reg->armed &= ~events;
+	reg->pending |= events;
+	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
+		reg->errors[bit] = errs ? errs[bit] : 0;
+	ss_reg_deliver(reg, events);
+}
+
+/*
+ * FD_CLOSE once the peer closed and the data before it has been read.  A
+ * reset's error is kept, since recv() consumes sk_err on the way.
+ */
+static u32 ss_reg_close_event(struct ss_reg *reg, int *errs)
+{
+	int err = READ_ONCE(reg->sock->sk->sk_err);
+
+	if (!ss_peer_closed(reg))
+		return 0;
+	if (err && !reg->close_err)
+		reg->close_err = err;
+	if (ss_readable(reg->sock->sk))
+		return 0;
+	errs[SHAREDSOCK_FD_CLOSE_BIT] = reg->close_err;
+	return SS_FD(CLOSE);
+}
+
+/* A connect() in progress finished: FD_CONNECT (and FD_WRITE on success). */
+static u32 ss_reg_connect_event(struct ss_reg *reg, int *errs)
+{
+	struct sock *sk = reg->sock->sk;
+	int err;
+
+	if (!reg->connecting)
+		return 0;
+	if (ss_established(reg->sock)) {
+		reg->connecting = false;
+		reg->connected = true;
+		return SS_FD(CONNECT) | SS_FD(WRITE);
+	}
+	err = READ_ONCE(sk->sk_err);
+	if (READ_ONCE(sk->sk_state) != TCP_CLOSE || !err)
+		return 0;
+	reg->connecting = false;
+	errs[SHAREDSOCK_FD_CONNECT_BIT] = err;
+	return SS_FD(CONNECT);
+}
+
+/*
+ * Wake-up callback on the socket's wait queue: softirq or process context,
+ * under the wait queue's lock.  The key names the condition that changed;
+ * no key means a state change.  No allocation, no sleeping lock.
+ */
+static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
+		       void *key)
+{
+	struct ss_reg *reg = container_of(wait, struct ss_reg, wait);
+	__poll_t changed = key_to_poll(key) ?: ~(__poll_t)0;
+	struct sock *sk = reg->sock->sk;
+	int errs[SHAREDSOCK_FD_MAX_EVENTS] = {};
+	unsigned long flags;
+	u32 events = 0;
+
+	spin_lock_irqsave(&reg->lock, flags);
+	if (ss_listening(sk)) {
+		if ((changed & EPOLLIN) && ss_accept_pending(sk))
+			events |= SS_FD(ACCEPT);
+	} else {
+		events |= ss_reg_connect_event(reg, errs);
+		if ((changed & EPOLLIN) && ss_readable(sk))
+			events |= SS_FD(READ);
+		if ((changed & (EPOLLIN | EPOLLPRI)) && ss_urgent(sk))
+			events |= SS_FD(OOB);
+		if ((changed & EPOLLOUT) && reg->connected)
+			events |= SS_FD(WRITE);
+		events |= ss_reg_close_event(reg, errs);
+	}
+	ss_reg_record(reg, events, errs);
+	spin_unlock_irqrestore(&reg->lock, flags);
+	return 0;
+}
+
+/*
+ * Record the conditions in @which that hold now (process context): at
+ * registration, and right after a re-enabling call, so that an event whose
+ * condition persists is raised again at once.
+ */
+static void ss_reg_check(struct ss_reg *reg, u32 which)
+{
+	struct socket *sock = reg->sock;
+	struct sock *sk = sock->sk;
+	int errs[SHAREDSOCK_FD_MAX_EVENTS] = {};
+	bool writable = false;
+	unsigned long flags;
+	u32 events = 0;
+
+	if (which & SS_FD(WRITE))
+		writable = reg->orig->poll(sock->file, sock, NULL) & EPOLLOUT;
+
+	spin_lock_irqsave(&reg->lock, flags);
+	if (ss_listening(sk)) {
+		if (ss_accept_pending(sk))
+			events |= SS_FD(ACCEPT);
+	} else {
+		if (ss_readable(sk))
+			events |= SS_FD(READ);
+		if (ss_urgent(sk))
+			events |= SS_FD(OOB);
+		if (writable && reg->connected)
+			events |= SS_FD(WRITE);
+		events |= ss_reg_close_event(reg, errs);
+	}
+	ss_reg_record(reg, events & which, errs);
+	spin_unlock_irqrestore(&reg->lock, flags);
+}
+
+/* A re-enabling call was made: arm @events, then look at the level. */
+static void ss_reg_rearm(struct ss_reg *reg, u32 events)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&reg->lock, flags);
+	reg->armed |= events;
+	spin_unlock_irqrestore(&reg->lock, flags);
+	ss_reg_check(reg, events | SS_FD(CLOSE));
+}
+
+/* --- Wrapped socket operations --- */
+
+static struct ss_reg *ss_reg_of(struct socket *sock)
+{
+	return container_of(READ_ONCE(sock->ops), struct ss_reg, ops);
+}
+
+/* The registration of @sock, or NULL; the caller holds a file reference. */
+static struct ss_reg *ss_reg_lookup(struct socket *sock)
+{
+	struct ss_reg *reg;
+
+	if (READ_ONCE(sock->ops)->release != ss_release)
+		return NULL;
+	reg = ss_reg_of(sock);
+	return reg->sock == sock ? reg : NULL;
+}
+
+static int ss_recvmsg(struct socket *sock, struct msghdr *m, size_t len,
+		      int flags)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+	int ret = reg->orig->recvmsg(sock, m, len, flags);
+
+	ss_reg_rearm(reg, flags & MSG_OOB ? SS_FD(OOB) : SS_FD(READ));
+	return ret;
+}
+
+static void ss_reg_send_done(struct ss_reg *reg, long ret)
+{
+	/* Only a send that would block re-enables FD_WRITE. */
+	if (ret == -EAGAIN)
+		ss_reg_rearm(reg, SS_FD(WRITE));
+}
+
+static int ss_sendmsg(struct socket *sock, struct msghdr *m, size_t len)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+	int ret = reg->orig->sendmsg(sock, m, len);
+
+	ss_reg_send_done(reg, ret);
+	return ret;
+}
+
+static ssize_t ss_sendpage(struct socket *sock, struct page *page, int offset,
+			   size_t size, int flags)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+	ssize_t ret = reg->orig->sendpage(sock, page, offset, size, flags);
+
+	ss_reg_send_done(reg, ret);
+	return ret;
+}
+
+static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
+		      int flags)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+	unsigned long irqflags;
+	int ret;
+
+	if (!ss_is_stream(sock))
+		return reg->orig->connect(sock, addr, len, flags);
+
+	spin_lock_irqsave(&reg->lock, irqflags);
+	reg->connecting = true;
+	reg->armed |= SS_FD(CONNECT);
+	spin_unlock_irqrestore(&reg->lock, irqflags);
+
+	ret = reg->orig->connect(sock, addr, len, flags);
+
+	spin_lock_irqsave(&reg->lock, irqflags);
+	if (reg->connecting && ret != -EINPROGRESS && ret != -EALREADY) {
+		reg->connecting = false;
+		if (!ret) {
+			reg->connected = true;
+			ss_reg_record(reg, SS_FD(CONNECT) | SS_FD(WRITE), NULL);
+		}
+	}
+	spin_unlock_irqrestore(&reg->lock, irqflags);
+	return ret;
+}
+
+static int ss_shutdown(struct socket *sock, int how)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+	unsigned long flags;
+
+	if (how >= SHUT_RD && how <= SHUT_RDWR) {
+		spin_lock_irqsave(&reg->lock, flags);
+		reg->local_shut |= (how + 1) & SHUTDOWN_MASK;
+		spin_unlock_irqrestore(&reg->lock, flags);
+	}
+	return reg->orig->shutdown(sock, how);
+}
+
+static int ss_setsockopt(struct socket *sock, int level, int optname,
+			 sockptr_t optval, unsigned int optlen)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+
+	/* Both would replace sock->ops, and with it the registration. */
+	if ((level == SOL_TCP && optname == TCP_ULP) ||
+	    (level == SOL_IPV6 && optname == IPV6_ADDRFORM))
+		return -EBUSY;
+	return reg->orig->setsockopt(sock, level, optname, optval, optlen);
+}
+
+/* --- Sinks --- */
+
+static int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args,
+		       int sockfd)
+{
+	memset(sink, 0, sizeof(*sink));
+	if (!args->events)
+		return 0;
+	sink->msg = args->msg;
+	sink->sockfd = sockfd;
+	switch (args->sink) {
+	case SHAREDSOCK_SINK_EVENTFD:
+		sink->evt_file = fget(args->sink_fd);
+		if (!sink->evt_file)
+			return -EINVAL;
+		sink->evt = eventfd_ctx_fileget(sink->evt_file);
+		if (IS_ERR(sink->evt)) {
+			fput(sink->evt_file);
+			return -EINVAL;
+		}
+		sink->kind = SS_SINK_EVENTFD;
+		return 0;
+	case SHAREDSOCK_SINK_QUEUE:
+		sink->queue = ss_queue_from_fd(args->sink_fd);
+		if (IS_ERR(sink->queue))
+			return PTR_ERR(sink->queue);
+		sink->kind = SS_SINK_QUEUE;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* A second reference to @from, for an accepted socket. */
+static void ss_sink_dup(struct ss_sink *to, const struct ss_sink *from)
+{
+	*to = *from;
+	switch (to->kind) {
+	case SS_SINK_EVENTFD:
+		get_file(to->evt_file);
+		to->evt = eventfd_ctx_fileget(to->evt_file);
+		break;
+	case SS_SINK_QUEUE:
+		ss_queue_get(to->queue);
+		break;
+	}
+}
+
+static void ss_sink_put(struct ss_sink *sink)
+{
+	switch (sink->kind) {
+	case SS_SINK_EVENTFD:
+		eventfd_ctx_put(sink->evt);
+		fput(sink->evt_file);
+		break;
+	case SS_SINK_QUEUE:
+		ss_queue_put(sink->queue);
+		break;
+	}
+	sink->kind = SS_SINK_NONE;
+}
+
+/*
+ * Install @sink (and @mask) on @reg; the previous sink is returned in
+ * @sink for the caller to put outside the locks.  Under ss_reg_mutex.
+ */
+static void ss_reg_swap_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask)
+{
+	struct ss_sink old;
+	unsigned long flags;
+
+	lockdep_assert_held(&ss_reg_mutex);
+	spin_lock_irqsave(&reg->lock, flags);
+	old = reg->sink;
+	/* Messages still waiting in the old queue go with it. */
+	if (old.kind == SS_SINK_QUEUE)
+		ss_queue_unlink(old.queue, reg);
+	reg->sink = *sink;
+	reg->mask = mask;
+	spin_unlock_irqrestore(&reg->lock, flags);
+
+	if (old.kind == SS_SINK_QUEUE)
+		list_del_init(&reg->queue_link);
+	if (reg->sink.kind == SS_SINK_QUEUE)
+		list_add_tail(&reg->queue_link, ss_queue_regs(reg->sink.queue));
+	*sink = old;
+}
+
+/* --- Attach, inherit, detach --- */
+
+static void ss_reg_init(struct ss_reg *reg, struct socket *sock,
+			const struct proto_ops *orig)
+{
+	reg->orig = orig;
+	reg->sock = sock;
+	spin_lock_init(&reg->lock);
+	INIT_LIST_HEAD(&reg->queue_link);
+	INIT_LIST_HEAD(&reg->ready_link);
+	INIT_WORK(&reg->signal_work, ss_reg_signal_work);
+	init_waitqueue_func_entry(&reg->wait, ss_reg_wake);
+	reg->armed = SS_EV_ALL;
+	reg->sink.sockfd = -1;
+}
+
+/* Point @sock at @reg: from here on the socket reports to it. */
+static void ss_reg_publish(struct ss_reg *reg)
+{
+	lockdep_assert_held(&ss_reg_mutex);
+	list_add_tail(&reg->node, &ss_regs);
+	add_wait_queue(&reg->sock->wq.wait, &reg->wait);
+	WRITE_ONCE(reg->sock->ops, &reg->ops);
+}
+
+static struct ss_reg *ss_reg_attach(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct ss_reg *reg;
+
+	lockdep_assert_held(&ss_reg_mutex);
+	if (!sk)
+		return ERR_PTR(-EINVAL);
+	/* A ULP (kTLS, ...) owns sock->ops already. */
+	if (ss_is_tcp(sk) && inet_csk(sk)->icsk_ulp_ops)
+		return ERR_PTR(-EOPNOTSUPP);
+
+	reg = kmem_cache_zalloc(ss_reg_cache, GFP_KERNEL_ACCOUNT);
+	if (!reg)
+		return ERR_PTR(-ENOMEM);
+	ss_reg_init(reg, sock, sock->ops);
+	reg->ops = *sock->ops;
+	reg->ops.owner = THIS_MODULE;
+	reg->ops.release = ss_release;
+	reg->ops.recvmsg = ss_recvmsg;
+	reg->ops.sendmsg = ss_sendmsg;
+	if (reg->orig->sendpage)
+		reg->ops.sendpage = ss_sendpage;
+	reg->ops.connect = ss_connect;
+	reg->ops.shutdown = ss_shutdown;
+	reg->ops.setsockopt = ss_setsockopt;
+	reg->ops.accept = ss_accept;
+	reg->connected = ss_established(sock);
+	reg->connecting = ss_is_tcp(sk) && READ_ONCE(sk->sk_state) == TCP_SYN_SENT;
+
+	/* The socket now holds this module, as it holds its protocol's. */
+	__module_get(THIS_MODULE);
+	return reg;
+}
+
+static void ss_reg_resolve(struct callback_head *head);
+
+static int ss_match_file(const void *file, struct file *f, unsigned int fd)
+{
+	return f == file ? fd + 1 : 0;
+}
+
+/*
+ * A socket accepted from a registered listener inherits its registration
+ * (same sink, same mask) and reports FD_WRITE.  @child was allocated before
+ * the connection was taken, so this cannot fail.
+ */
+static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
+			   struct socket *newsock)
+{
+	const struct proto_ops *orig = parent->orig;
+	unsigned long flags;
+
+	ss_reg_init(child, newsock, orig);
+	mutex_lock(&ss_reg_mutex);
+	spin_lock_irqsave(&parent->lock, flags);
+	ss_sink_dup(&child->sink, &parent->sink);
+	child->sink.sockfd = -1;
+	child->mask = parent->mask;
+	spin_unlock_irqrestore(&parent->lock, flags);
+
+	if (child->sink.kind == SS_SINK_NONE) {
+		/* Nothing to inherit: give the socket back its own ops. */
+		__module_get(orig->owner);
+		WRITE_ONCE(newsock->ops, orig);
+		module_put(THIS_MODULE);
+		mutex_unlock(&ss_reg_mutex);
+		kmem_cache_free(ss_reg_cache, child);
+		return;
+	}
+
+	child->ops = parent->ops;
+	child->connected = true;
+	/* do_accept() took a reference on this module for newsock; the
+	 * protocol's is ours to take and to drop in ss_release().
+	 */
+	__module_get(orig->owner);
+	if (child->sink.kind == SS_SINK_QUEUE) {
+		list_add_tail(&child->queue_link, ss_queue_regs(child->sink.queue));
+		/* The message carries the descriptor, known once accept()
+		 * installs it: learn it on the way back to userspace.
+		 */
+		child->unresolved = true;
+		init_task_work(&child->resolve, ss_reg_resolve);
+		get_file(newsock->file);
+		if (task_work_add(current, &child->resolve, TWA_RESUME)) {
+			fput(newsock->file);
+			child->unresolved = false;
+		}
+	}
+	ss_reg_publish(child);
+	mutex_unlock(&ss_reg_mutex);
+	ss_reg_check(child, SS_EV_ALL);
+}
+
+static void ss_reg_resolve(struct callback_head *head)
+{
+	struct ss_reg *reg = container_of(head, struct ss_reg, resolve);
+	struct file *file = reg->sock->file;
+	int fd = iterate_fd(current->files, 0, ss_match_file, file) - 1;
+	unsigned long flags;
+
+	spin_lock_irqsave(&reg->lock, flags);
+	if (reg->sink.kind == SS_SINK_QUEUE && reg->sink.sockfd < 0)
+		reg->sink.sockfd = fd;
+	reg->unresolved = false;
+	ss_reg_deliver(reg, 0);
+	spin_unlock_irqrestore(&reg->lock, flags);
+	fput(file);
+}
+
+static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
+		     bool kern)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+	struct ss_reg *child;
+	int ret;
+
+	/* Allocated first so that an accepted connection is never lost. */
+	child = kmem_cache_zalloc(ss_reg_cache, GFP_KERNEL_ACCOUNT);
+	if (!child)
+		return -ENOMEM;
+	ret = reg->orig->accept(sock, newsock, flags, kern);
+	if (ret < 0)
+		kmem_cache_free(ss_reg_cache, child);
+	else
+		ss_reg_inherit(reg, child, newsock);
+	ss_reg_rearm(reg, SS_FD(ACCEPT));
+	return ret;
+}
+
+/* Tear the registration down; the socket is in its last close. */
+static void ss_reg_detach(struct ss_reg *reg)
+{
+	struct ss_sink none = {}, old;
+
+	mutex_lock(&ss_reg_mutex);
+	list_del(&reg->node);
+	remove_wait_queue(&reg->sock->wq.wait, &reg->wait);
+	old = none;
+	ss_reg_swap_sink(reg, &old, 0);
+	mutex_unlock(&ss_reg_mutex);
+	cancel_work_sync(&reg->signal_work);
+	ss_sink_put(&old);
+}
+
+static int ss_release(struct socket *sock)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+	const struct proto_ops *orig = reg->orig;
+	int ret;
+
+	/* A socket whose accept() failed still has its listener's ops. */
+	if (reg->sock != sock)
+		return orig->release(sock);
+
+	ss_reg_detach(reg);
+	WRITE_ONCE(sock->ops, orig);
+	ret = orig->release(sock);
+	module_put(orig->owner);
+	kmem_cache_free(ss_reg_cache, reg);
+	return ret;
+}
+
+/* --- Entry points --- */
+
+static void ss_set_nonblock(struct file *file)
+{
+	spin_lock(&file->f_lock);
+	file->f_flags |= O_NONBLOCK;
+	spin_unlock(&file->f_lock);
+}
+
+/**
+ * ss_reg_select - register (or cancel) events on the underlying socket
+ * @sock:   the socket (the caller holds a reference to its file)
+ * @sockfd: the descriptor it was named by, for queue messages
+ * @args:   sink, mask and message
+ *
+ * Replaces whatever registration the socket had, made through any
+ * descriptor by any process; the previous sink receives nothing further.
+ * Recorded events that were not fetched are kept.
+ */
+int ss_reg_select(struct socket *sock, int sockfd,
+		  const struct sharedsock_select *args)
+{
+	struct ss_sink sink;
+	struct ss_reg *reg;
+	u32 which = SS_EV_ALL;
+	int err;
+
+	err = ss_sink_get(&sink, args, sockfd);
+	if (err)
+		return err;
+
+	mutex_lock(&ss_reg_mutex);
+	reg = ss_reg_lookup(sock);
+	if (!reg && args->events) {
+		reg = ss_reg_attach(sock);
+		if (IS_ERR(reg)) {
+			err = PTR_ERR(reg);
+			goto out_unlock;
+		}
+		ss_reg_publish(reg);
+	}
+	ss_set_nonblock(sock->file);
+	if (!reg)
+		goto out_unlock;
+
+	ss_reg_swap_sink(reg, &sink, args->events);
+	if (reg->sink.kind == SS_SINK_QUEUE) {
+		/* A new window registration re-posts current conditions. */
+		unsigned long flags;
+
+		spin_lock_irqsave(&reg->lock, flags);
+		reg->armed |= SS_FD(READ) | SS_FD(OOB) | SS_FD(ACCEPT) |
+			      SS_FD(WRITE);
+		spin_unlock_irqrestore(&reg->lock, flags);
+	} else {
+		/* Deliver what was recorded while nothing was selected. */
+		unsigned long flags;
+
+		spin_lock_irqsave(&reg->lock, flags);
+		ss_reg_deliver(reg, reg->pending);
+		spin_unlock_irqrestore(&reg->lock, flags);
+	}
+	ss_reg_check(reg, which);
+out_unlock:
+	mutex_unlock(&ss_reg_mutex);
+	ss_sink_put(&sink);
+	return err;
+}
+
+/**
+ * ss_reg_enum - fetch and clear the recorded events that are selected
+ * @sock: the socket (the caller holds a reference to its file)
+ * @args: @events and @errors are filled in
+ */
+int ss_reg_enum(struct socket *sock, struct sharedsock_enum *args)
+{
+	struct ss_reg *reg = ss_reg_lookup(sock);
+	unsigned long flags, bit;
+	u32 events;
+
+	args->events = 0;
+	memset(args->errors, 0, sizeof(args->errors));
+	if (!reg)
+		return 0;
+	spin_lock_irqsave(&reg->lock, flags);
+	events = reg->pending & reg->mask;
+	reg->pending &= ~events;
+	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
+		args->errors[bit] = reg->errors[bit];
+	spin_unlock_irqrestore(&reg->lock, flags);
+	args->events = events;
+	return 0;
+}
+
+/* Put back what ss_reg_enum() took, when it could not be handed out. */
+void ss_reg_enum_undo(struct socket *sock, const struct sharedsock_enum *args)
+{
+	struct ss_reg *reg = ss_reg_lookup(sock);
+	unsigned long flags;
+
+	if (!reg)
+		return;
+	spin_lock_irqsave(&reg->lock, flags);
+	reg->pending |= args->events;
+	spin_unlock_irqrestore(&reg->lock, flags);
+}
+
+/* The queue's file is closing: cancel every registration posting to it. */
+void ss_regs_queue_closed(struct ss_queue *queue)
+{
+	struct ss_reg *reg, *next;
+
+	mutex_lock(&ss_reg_mutex);
+	list_for_each_entry_safe(reg, next, ss_queue_regs(queue), queue_link) {
+		struct ss_sink none = {};
+
+		ss_reg_swap_sink(reg, &none, 0);
+		/* Our caller still holds the queue: this put cannot free it. */
+		ss_sink_put(&none);
+	}
+	mutex_unlock(&ss_reg_mutex);
+}
+
+int ss_regs_init(void)
+{
+	ss_reg_cache = kmem_cache_create("sharedsock_reg", sizeof(struct ss_reg),
+					 0, SLAB_ACCOUNT, NULL);
+	return ss_reg_cache ? 0 : -ENOMEM;
+}
+
+/* Every registered socket holds the module: none can be left here. */
+void ss_regs_exit(void)
+{
+	WARN_ON(!list_empty(&ss_regs));
+	kmem_cache_destroy(ss_reg_cache);
+}

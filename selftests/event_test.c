@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event registration basics: WSAEventSelect semantics on TCP.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "kselftest_harness.h"
+
+static bool signalled(int efd, int ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+static long fetch(int sock, int efd, struct ss_network_events *ne)
+{
+	memset(ne, 0x55, sizeof(*ne));
+	if (ss_enum_network_events(sock, efd, ne))
+		return -1;
+	return ne->network_events;
+}
+
+TEST(connected_socket_reports_write_then_read)
+{
+	struct ss_network_events ne;
+	int sv[2], efd;
+	char buf[16];
+
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(efd, 0);
+	ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
+	EXPECT_NE(0, fcntl(sv[0], F_GETFL) & O_NONBLOCK);
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_WRITE, fetch(sv[0], efd, &ne));
+	EXPECT_EQ(0, ne.error_code[SS_FD_WRITE_BIT]);
+	EXPECT_EQ(0x55555555, ne.error_code[SS_FD_READ_BIT]);
+	EXPECT_FALSE(signalled(efd, 0));
+
+	ASSERT_EQ(5, send(sv[1], "hello", 5, 0));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
+	/* not re-recorded until recv */
+	ASSERT_EQ(5, send(sv[1], "again", 5, 0));
+	EXPECT_FALSE(signalled(efd, 100));
+	/* a partial recv re-enables and data remains: recorded at once */
+	ASSERT_EQ(3, recv(sv[0], buf, 3, 0));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
+	ASSERT_EQ(7, recv(sv[0], buf, sizeof(buf), 0));
+	EXPECT_FALSE(signalled(efd, 100));
+	EXPECT_EQ(0, fetch(sv[0], efd, &ne));
+
+	close(sv[1]);
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_CLOSE, fetch(sv[0], efd, &ne));
+	EXPECT_EQ(0, ne.error_code[SS_FD_CLOSE_BIT]);
+	close(sv[0]);
+	close(efd);
+}
+
+TEST(accept_inherits_and_reports)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	struct ss_network_events ne;
+	int l, c, a, efd;
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_GE(l, 0);
+	ASSERT_EQ(0, bind(l, (void *)&addr, len));
+	ASSERT_EQ(0, listen(l, 8));
+	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
+	efd = eventfd(0, 0);
+	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
+	EXPECT_FALSE(signalled(efd, 50));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (void *)&addr, len));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	a = accept(l, NULL, NULL);
+	ASSERT_GE(a, 0);
+	/* the accepted socket inherited the registration: FD_WRITE */
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_WRITE, fetch(a, efd, &ne));
+	EXPECT_EQ(0, fetch(l, efd, &ne));
+	ASSERT_EQ(2, send(c, "hi", 2, 0));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_READ, fetch(a, efd, &ne));
+	close(c);
+	close(a);
+	close(l);
+	close(efd);
+}
+
+TEST(queue_messages)
+{
+	struct ss_message m[8];
+	int sv[2], q;
+	ssize_t n;
+
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
+	q = ss_queue_create(O_CLOEXEC | O_NONBLOCK);
+	ASSERT_GE(q, 0);
+	ASSERT_EQ(0, ss_async_select(sv[0], q, 1234, SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
+	n = ss_queue_read(q, m, 8);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(sv[0], m[0].socket);
+	EXPECT_EQ(1234, m[0].msg);
+	EXPECT_EQ(SS_FD_WRITE, m[0].event);
+	ASSERT_EQ(3, send(sv[1], "abc", 3, 0));
+	usleep(50000);
+	n = ss_queue_read(q, m, 8);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(SS_FD_READ, m[0].event);
+	EXPECT_EQ(-1, ss_queue_read(q, m, 8));
+	EXPECT_EQ(EAGAIN, errno);
+	close(sv[0]);
+	close(sv[1]);
+	close(q);
+}
+
+TEST_HARNESS_MAIN
