@@ -491,6 +491,13 @@ static void ss_reg_swap_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask)
 
 /* --- Attach, inherit, detach --- */
 
+static void ss_set_nonblock(struct file *file)
+{
+	spin_lock(&file->f_lock);
+	file->f_flags |= O_NONBLOCK;
+	spin_unlock(&file->f_lock);
+}
+
 static void ss_reg_init(struct ss_reg *reg, struct socket *sock,
 			const struct proto_ops *orig)
 {
@@ -604,6 +611,8 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 			child->unresolved = false;
 		}
 	}
+	/* Registered sockets are non-blocking, inherited ones included. */
+	ss_set_nonblock(newsock->file);
 	ss_reg_publish(child);
 	mutex_unlock(&ss_reg_mutex);
 	ss_reg_check(child, SS_EV_ALL);
@@ -679,13 +688,6 @@ static int ss_release(struct socket *sock)
 }
 
 /* --- Entry points --- */
-
-static void ss_set_nonblock(struct file *file)
-{
-	spin_lock(&file->f_lock);
-	file->f_flags |= O_NONBLOCK;
-	spin_unlock(&file->f_lock);
-}
 
 /**
  * ss_reg_select - register (or cancel) events on the underlying socket
