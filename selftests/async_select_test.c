@@ -823,6 +823,8 @@ TEST(accept_inherits_queue_registration)
 	EXPECT_EQ(0, m[0].error);
 	EXPECT_EQ(ino_of(a), m[0].socket_ino);
 	EXPECT_NE(ino_of(l), m[0].socket_ino);
+	/* the inherited registration makes the accepted socket non-blocking */
+	EXPECT_NE(0, fcntl(a, F_GETFL) & O_NONBLOCK);
 
 	ASSERT_EQ(2, send(c, "hi", 2, 0));
 	ASSERT_EQ(1, collect(q, m, 16, 1, 1000));
