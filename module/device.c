@@ -215,12 +215,12 @@ static long ss_ioctl_enum(void __user *uarg)
 	err = ss_copy_args(&args, sizeof(args), SS_ENUM_SIZE_VER0, uarg);
 	if (err)
 		return err;
-	if (args.flags || args.reserved)
+	if (args.flags & ~SHAREDSOCK_ENUM_PEEK)
 		return -EINVAL;
 	sock = sockfd_lookup(args.fd, &err);
 	if (!sock)
 		return err;
-	if (args.eventfd != -1) {
+	if (args.eventfd != -1 && !(args.flags & SHAREDSOCK_ENUM_PEEK)) {
 		evt = eventfd_ctx_fdget(args.eventfd);
 		if (IS_ERR(evt)) {
 			err = -EINVAL;

@@ -761,12 +761,15 @@ int ss_reg_enum(struct socket *sock, struct sharedsock_enum *args)
 	u32 events;
 
 	args->events = 0;
+	args->mask = 0;
 	memset(args->errors, 0, sizeof(args->errors));
 	if (!reg)
 		return 0;
 	spin_lock_irqsave(&reg->lock, flags);
+	args->mask = reg->mask;
 	events = reg->pending & reg->mask;
-	reg->pending &= ~events;
+	if (!(args->flags & SHAREDSOCK_ENUM_PEEK))
+		reg->pending &= ~events;
 	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
 		args->errors[bit] = reg->errors[bit];
 	spin_unlock_irqrestore(&reg->lock, flags);
@@ -780,7 +783,7 @@ void ss_reg_enum_undo(struct socket *sock, const struct sharedsock_enum *args)
 	struct ss_reg *reg = ss_reg_lookup(sock);
 	unsigned long flags;
 
-	if (!reg)
+	if (!reg || (args->flags & SHAREDSOCK_ENUM_PEEK))
 		return;
 	spin_lock_irqsave(&reg->lock, flags);
 	reg->pending |= args->events;

@@ -145,13 +145,16 @@ struct sharedsock_select {
 /**
  * struct sharedsock_enum - SHAREDSOCK_IOC_ENUM argument
  * @size:     sizeof(struct sharedsock_enum)
- * @flags:    must be zero
+ * @flags:    SHAREDSOCK_ENUM_PEEK or 0
  * @fd:       the socket
  * @eventfd:  an eventfd to reset, or -1
  * @events:   out: recorded events in the current mask, now cleared
- * @reserved: must be zero
+ * @mask:     out: the mask of the socket's registration (0: none, or
+ *            cancelled)
  * @errors:   out: errno of each reported event, by SHAREDSOCK_FD_*_BIT;
  *            slots of events not reported are zero
+ *
+ * With SHAREDSOCK_ENUM_PEEK in @flags nothing is cleared or reset.
  */
 struct sharedsock_enum {
 	__u32 size;
@@ -159,9 +162,11 @@ struct sharedsock_enum {
 	__s32 fd;
 	__s32 eventfd;
 	__u32 events;
-	__u32 reserved;
+	__u32 mask;
 	__s32 errors[SHAREDSOCK_FD_MAX_EVENTS];
 };
+
+#define SHAREDSOCK_ENUM_PEEK	0x1U
 
 /* Queue flags. */
 #define SHAREDSOCK_QUEUE_CLOEXEC	0x1U

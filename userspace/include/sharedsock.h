@@ -97,6 +97,12 @@ int ss_event_select(int sockfd, int eventfd, long network_events);
 int ss_enum_network_events(int sockfd, int eventfd,
 			   struct ss_network_events *ne);
 
+/*
+ * The mask of the socket's current registration, 0 if it has none; nothing
+ * is fetched or reset.  Returns -1 with errno on failure.
+ */
+long ss_registered_events(int sockfd);
+
 /* A message queue descriptor; @flags: 0|O_CLOEXEC|O_NONBLOCK. */
 int ss_queue_create(int flags);
 

@@ -80,6 +80,23 @@ int ss_enum_network_events(int sockfd, int eventfd,
 	return 0;
 }
 
+long ss_registered_events(int sockfd)
+{
+	struct sharedsock_enum args = {
+		.size = sizeof(args),
+		.flags = SHAREDSOCK_ENUM_PEEK,
+		.fd = sockfd,
+		.eventfd = -1,
+	};
+	int dev = ss_device();
+
+	if (dev < 0)
+		return -1;
+	if (ioctl(dev, SHAREDSOCK_IOC_ENUM, &args) < 0)
+		return -1;
+	return args.mask;
+}
+
 int ss_queue_create(int flags)
 {
 	struct sharedsock_queue_create args = { .size = sizeof(args) };
