@@ -7,6 +7,7 @@
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
@@ -20,6 +21,9 @@
 #define SS_SELECT_SIZE_VER0	32
 #define SS_ENUM_SIZE_VER0	64
 #define SS_QUEUE_SIZE_VER0	8
+#define SS_STATUS_SIZE_VER0	104
+#define SS_LIST_SIZE_VER0	24
+#define SS_LIST_MAX		BIT(20)
 
 /*
  * Copy an extensible argument: its first __u32 is the size userspace knows;
@@ -254,6 +258,64 @@ static long ss_ioctl_queue_create(const void __user *uarg)
 	return ss_queue_create(args.flags);
 }
 
+static long ss_ioctl_status(void __user *uarg)
+{
+	struct sharedsock_status st;
+	int err;
+
+	err = ss_copy_args(&st, sizeof(st), SS_STATUS_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if (st.flags)
+		return -EINVAL;
+	ss_status_fill(&st);
+	if (copy_to_user(uarg, &st, min_t(size_t, st.size, sizeof(st))))
+		return -EFAULT;
+	return 0;
+}
+
+static long ss_ioctl_list(void __user *uarg)
+{
+	struct sharedsock_list args;
+	size_t entry_size;
+	void *entries;
+	u32 room, total;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_LIST_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if (args.flags)
+		return -EINVAL;
+	switch (args.kind) {
+	case SHAREDSOCK_LIST_TOKENS:
+		entry_size = sizeof(struct sharedsock_token_entry);
+		break;
+	case SHAREDSOCK_LIST_REGISTRATIONS:
+		entry_size = sizeof(struct sharedsock_reg_entry);
+		break;
+	default:
+		return -EINVAL;
+	}
+	room = min(args.count, SS_LIST_MAX);
+	entries = kvcalloc(max(room, 1U), entry_size, GFP_KERNEL_ACCOUNT);
+	if (!entries)
+		return -ENOMEM;
+	if (args.kind == SHAREDSOCK_LIST_TOKENS)
+		total = ss_tokens_list(entries, room);
+	else
+		total = ss_regs_list(entries, room);
+
+	room = min(room, total);
+	args.count = total;
+	if (copy_to_user(u64_to_user_ptr(args.entries), entries,
+			 (size_t)room * entry_size) ||
+	    put_user(args.count, &((struct sharedsock_list __user *)uarg)->count))
+		err = -EFAULT;
+	kvfree(entries);
+	return err ?: room;
+}
+
 static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -271,6 +333,10 @@ static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ss_ioctl_enum(uarg);
 	case SHAREDSOCK_IOC_QUEUE_CREATE:
 		return ss_ioctl_queue_create(uarg);
+	case SHAREDSOCK_IOC_STATUS:
+		return ss_ioctl_status(uarg);
+	case SHAREDSOCK_IOC_LIST:
+		return ss_ioctl_list(uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -298,6 +364,8 @@ int ss_device_init(void)
 	BUILD_BUG_ON(sizeof(struct sharedsock_select) != SS_SELECT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_enum) != SS_ENUM_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_queue_create) != SS_QUEUE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_status) != SS_STATUS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_list) != SS_LIST_SIZE_VER0);
 	return misc_register(&ss_device);
 }
 

@@ -49,6 +49,8 @@ struct ss_sink {
  * @sock:       the socket
  * @wait:       on the socket's wait queue (sock->wq.wait)
  * @node:       on the list of all registrations, under ss_reg_mutex
+ * @registrant: process that made the current registration (a reference),
+ *              and @registrant_uid its user; under ss_reg_mutex
  * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
  * @lock:       protects every field below, and @sink
  * @sink:       delivery; replaced by each registration made on the socket
@@ -83,6 +85,8 @@ struct ss_reg {
 	struct socket *sock;
 	wait_queue_entry_t wait;
 	struct list_head node;
+	struct pid *registrant;
+	kuid_t registrant_uid;
 	struct list_head queue_link;
 
 	spinlock_t lock;		/* the fields below */
@@ -112,6 +116,8 @@ int ss_reg_select(struct socket *sock, int sockfd,
 int ss_reg_enum(struct socket *sock, struct sharedsock_enum *args);
 void ss_reg_enum_undo(struct socket *sock, const struct sharedsock_enum *args);
 void ss_regs_queue_closed(struct ss_queue *queue);
+u32 ss_regs_count(void);
+u32 ss_regs_list(struct sharedsock_reg_entry *entries, u32 room);
 
 /* queue.c */
 int ss_queue_create(unsigned int flags);

@@ -70,4 +70,4 @@ module_exit(ss_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Hand live sockets to other processes, Winsock style");
 MODULE_AUTHOR("sharedsock developers");
-MODULE_VERSION("0.1");
+MODULE_VERSION(SHAREDSOCK_VERSION);

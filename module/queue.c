@@ -17,6 +17,7 @@
 #include <net/sock.h>
 
 #include "event.h"
+#include "sharedsock.h"
 
 /* Messages copied out per locked pass of read(). */
 #define SS_QUEUE_READ_BATCH	16
@@ -95,6 +96,7 @@ void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events)
 	spin_lock_irqsave(&queue->lock, flags);
 	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
 		reg->queued_err[bit] = reg->errors[bit];
+	ss_stat_add(SS_STAT_MESSAGES, hweight32(events & ~reg->queued));
 	reg->queued |= events;
 	if (list_empty(&reg->ready_link))
 		list_add_tail(&reg->ready_link, &queue->ready);

@@ -21,6 +21,7 @@
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/module.h>
+#include <linux/pid_namespace.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/udp.h>
@@ -37,6 +38,7 @@
 /* Serialises registration changes, attach/detach and queue membership. */
 static DEFINE_MUTEX(ss_reg_mutex);
 static LIST_HEAD(ss_regs);
+static u32 ss_regs_nr;		/* on ss_regs, under ss_reg_mutex */
 static struct kmem_cache *ss_reg_cache;
 
 static int ss_release(struct socket *sock);
@@ -170,6 +172,7 @@ static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 		return;
 	reg->armed &= ~events;
 	reg->pending |= events;
+	ss_stat_add(SS_STAT_EVENTS, hweight32(events));
 	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
 		reg->errors[bit] = errs ? errs[bit] : 0;
 	ss_reg_deliver(reg, events);
@@ -517,6 +520,8 @@ static void ss_reg_publish(struct ss_reg *reg)
 {
 	lockdep_assert_held(&ss_reg_mutex);
 	list_add_tail(&reg->node, &ss_regs);
+	ss_regs_nr++;
+	ss_stat_add(SS_STAT_REGS_CREATED, 1);
 	add_wait_queue(&reg->sock->wq.wait, &reg->wait);
 	WRITE_ONCE(reg->sock->ops, &reg->ops);
 }
@@ -576,6 +581,8 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 
 	ss_reg_init(child, newsock, orig);
 	mutex_lock(&ss_reg_mutex);
+	child->registrant = get_pid(parent->registrant);
+	child->registrant_uid = parent->registrant_uid;
 	spin_lock_irqsave(&parent->lock, flags);
 	ss_sink_dup(&child->sink, &parent->sink);
 	child->sink.sockfd = -1;
@@ -588,6 +595,7 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 		WRITE_ONCE(newsock->ops, orig);
 		module_put(THIS_MODULE);
 		mutex_unlock(&ss_reg_mutex);
+		put_pid(child->registrant);
 		kmem_cache_free(ss_reg_cache, child);
 		return;
 	}
@@ -661,6 +669,7 @@ static void ss_reg_detach(struct ss_reg *reg)
 
 	mutex_lock(&ss_reg_mutex);
 	list_del(&reg->node);
+	ss_regs_nr--;
 	remove_wait_queue(&reg->sock->wq.wait, &reg->wait);
 	old = none;
 	ss_reg_swap_sink(reg, &old, 0);
@@ -683,6 +692,7 @@ static int ss_release(struct socket *sock)
 	WRITE_ONCE(sock->ops, orig);
 	ret = orig->release(sock);
 	module_put(orig->owner);
+	put_pid(reg->registrant);
 	kmem_cache_free(ss_reg_cache, reg);
 	return ret;
 }
@@ -726,6 +736,11 @@ int ss_reg_select(struct socket *sock, int sockfd,
 		goto out_unlock;
 
 	ss_reg_swap_sink(reg, &sink, args->events);
+	if (sink.kind != SS_SINK_NONE)
+		ss_stat_add(SS_STAT_REGS_REPLACED, 1);
+	put_pid(reg->registrant);
+	reg->registrant = get_task_pid(current, PIDTYPE_TGID);
+	reg->registrant_uid = current_uid();
 	if (reg->sink.kind == SS_SINK_QUEUE) {
 		/* A new window registration re-posts current conditions. */
 		unsigned long flags;
@@ -804,6 +819,66 @@ void ss_regs_queue_closed(struct ss_queue *queue)
 		ss_sink_put(&none);
 	}
 	mutex_unlock(&ss_reg_mutex);
+}
+
+u32 ss_regs_count(void)
+{
+	return READ_ONCE(ss_regs_nr);
+}
+
+static void ss_reg_list_one(struct ss_reg *reg, struct sharedsock_reg_entry *e,
+			    struct pid_namespace *ns)
+{
+	struct sock *sk = reg->sock->sk;
+	unsigned long flags;
+
+	memset(e, 0, sizeof(*e));
+	e->socket_ino = SOCK_INODE(reg->sock)->i_ino;
+	e->registrant_pid = pid_nr_ns(reg->registrant, ns);
+	e->uid = from_kuid_munged(current_user_ns(), reg->registrant_uid);
+	e->family = READ_ONCE(sk->sk_family);
+	e->type = reg->sock->type;
+	spin_lock_irqsave(&reg->lock, flags);
+	switch (reg->sink.kind) {
+	case SS_SINK_EVENTFD:
+		e->sink = SHAREDSOCK_SINK_EVENTFD;
+		break;
+	case SS_SINK_QUEUE:
+		e->sink = SHAREDSOCK_SINK_QUEUE;
+		break;
+	default:
+		e->sink = ~0U;
+	}
+	e->mask = reg->mask;
+	e->pending = reg->pending;
+	spin_unlock_irqrestore(&reg->lock, flags);
+}
+
+/**
+ * ss_regs_list - describe the registrations the caller may see
+ * @entries: room for @room entries
+ * @room:    size of @entries
+ *
+ * Return: the number of visible registrations, which may exceed @room.
+ */
+u32 ss_regs_list(struct sharedsock_reg_entry *entries, u32 room)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	bool all = capable(CAP_SYS_ADMIN);
+	kuid_t uid = current_uid();
+	struct ss_reg *reg;
+	u32 total = 0;
+
+	mutex_lock(&ss_reg_mutex);
+	list_for_each_entry(reg, &ss_regs, node) {
+		if (!all && !uid_eq(reg->registrant_uid, uid))
+			continue;
+		if (total < room)
+			ss_reg_list_one(reg, &entries[total], ns);
+		total++;
+	}
+	mutex_unlock(&ss_reg_mutex);
+	return total;
 }
 
 int ss_regs_init(void)

@@ -6,12 +6,42 @@
 #define _SHAREDSOCK_H
 
 #include <linux/list.h>
+#include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/sharedsock.h>
+
+#define SHAREDSOCK_VERSION	"0.2"
+
+/* Counters since load (stats.c), per CPU: bumped on hot paths too. */
+enum ss_stat {
+	SS_STAT_TOKENS_EXPORTED,
+	SS_STAT_TOKENS_REDEEMED,
+	SS_STAT_TOKENS_REVOKED,
+	SS_STAT_TOKENS_EXPIRED,
+	SS_STAT_TOKENS_REAPED,
+	SS_STAT_REGS_CREATED,
+	SS_STAT_REGS_REPLACED,
+	SS_STAT_EVENTS,
+	SS_STAT_MESSAGES,
+	SS_STAT_NR
+};
+
+struct ss_stats {
+	u64 count[SS_STAT_NR];
+};
+
+DECLARE_PER_CPU(struct ss_stats, ss_stats);
+
+static inline void ss_stat_add(enum ss_stat stat, u64 n)
+{
+	this_cpu_add(ss_stats.count[stat], n);
+}
+
+void ss_status_fill(struct sharedsock_status *st);
 
 /* Module parameters (main.c). */
 extern unsigned int ss_default_ttl_ms;
@@ -72,7 +102,8 @@ struct ss_target *ss_target_alloc(struct pid *pid);
 void ss_target_free_unused(struct ss_target *tgt);
 struct ss_target *ss_target_find(struct pid *pid);
 int ss_target_insert(struct ss_target *tgt);
-void ss_target_retire_all(void);
+void ss_targets_for_each(void (*fn)(struct list_head *tokens, void *arg),
+			 void *arg);
 
 /* quota.c */
 struct ss_user *ss_user_alloc(kuid_t uid);
@@ -93,5 +124,7 @@ int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags);
 int ss_token_revoke(const struct sharedsock_info *info);
 void ss_tokens_reap(struct list_head *tokens, struct list_head *reaped);
 void ss_tokens_free(struct list_head *reaped);
+u32 ss_tokens_pending(void);
+u32 ss_tokens_list(struct sharedsock_token_entry *entries, u32 room);
 
 #endif /* _SHAREDSOCK_H */

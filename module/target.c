@@ -115,6 +115,18 @@ int ss_target_insert(struct ss_target *tgt)
 	return 0;
 }
 
+/* Call @fn on the token list of every live target, under sharedsock_lock. */
+void ss_targets_for_each(void (*fn)(struct list_head *tokens, void *arg),
+			 void *arg)
+{
+	struct ss_target *tgt;
+	int bkt;
+
+	lockdep_assert_held(&sharedsock_lock);
+	hash_for_each(ss_targets, bkt, tgt, node)
+		fn(&tgt->tokens, arg);
+}
+
 int ss_targets_init(void)
 {
 	ss_target_wq = alloc_workqueue("sharedsock", 0, 0);

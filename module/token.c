@@ -11,6 +11,7 @@
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/net.h>
+#include <linux/pid_namespace.h>
 #include <linux/random.h>
 #include <linux/rhashtable.h>
 #include <linux/sched/signal.h>
@@ -125,6 +126,8 @@ static void ss_token_expire(struct timer_list *timer)
 	bool owned;
 
 	spin_lock_bh(&sharedsock_lock);
+	if (tok->state == SS_TOKEN_LIVE || tok->state == SS_TOKEN_CLAIMED)
+		ss_stat_add(SS_STAT_TOKENS_EXPIRED, 1);
 	owned = ss_token_kill(tok);
 	spin_unlock_bh(&sharedsock_lock);
 	if (owned)
@@ -137,9 +140,11 @@ void ss_tokens_reap(struct list_head *tokens, struct list_head *reaped)
 	struct ss_token *tok, *next;
 
 	lockdep_assert_held(&sharedsock_lock);
-	list_for_each_entry_safe(tok, next, tokens, target_link)
+	list_for_each_entry_safe(tok, next, tokens, target_link) {
+		ss_stat_add(SS_STAT_TOKENS_REAPED, 1);
 		if (ss_token_kill(tok))
 			list_add(&tok->target_link, reaped);
+	}
 }
 
 void ss_tokens_free(struct list_head *reaped)
@@ -218,6 +223,7 @@ static int ss_token_link_locked(struct ss_token *tok, struct pid *pid,
 	tok->state = SS_TOKEN_LIVE;
 	ss_token_fill_info(tok, info);
 	mod_timer(&tok->expiry, jiffies + msecs_to_jiffies(tok->ttl_ms));
+	ss_stat_add(SS_STAT_TOKENS_EXPORTED, 1);
 	return 0;
 }
 
@@ -328,6 +334,7 @@ int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags)
 		} else {
 			ss_token_unlink(tok);
 			tok->state = SS_TOKEN_DEAD;
+			ss_stat_add(SS_STAT_TOKENS_REDEEMED, 1);
 		}
 	}
 	spin_unlock_bh(&sharedsock_lock);
@@ -360,10 +367,84 @@ int ss_token_revoke(const struct sharedsock_info *info)
 	else
 		ss_token_kill(tok);
 	spin_unlock_bh(&sharedsock_lock);
+	if (!err)
+		ss_stat_add(SS_STAT_TOKENS_REVOKED, 1);
 
 	if (!err)
 		ss_token_destroy(tok);
 	return err;
+}
+
+u32 ss_tokens_pending(void)
+{
+	return atomic_read(&ss_tokens.nelems);
+}
+
+struct ss_token_lister {
+	struct sharedsock_token_entry *entries;
+	u32 room;
+	u32 total;
+	bool all;
+	kuid_t uid;
+	struct pid_namespace *ns;
+	unsigned long now;
+};
+
+static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l)
+{
+	struct sharedsock_token_entry *e = &l->entries[l->total];
+	unsigned long ttl = msecs_to_jiffies(tok->ttl_ms);
+	struct socket *sock = sock_from_file(tok->file);
+
+	memset(e, 0, sizeof(*e));
+	e->id = tok->id;
+	e->exporter_pid = pid_nr_ns(tok->exporter, l->ns);
+	e->target_pid = pid_nr_ns(tok->target->pid, l->ns);
+	e->uid = from_kuid_munged(current_user_ns(), tok->owner->uid);
+	e->family = READ_ONCE(sock->sk->sk_family);
+	e->type = sock->type;
+	e->protocol = sock->sk->sk_protocol;
+	e->age_ms = jiffies_to_msecs(l->now - (tok->expiry.expires - ttl));
+	if (time_before(l->now, tok->expiry.expires))
+		e->ttl_left_ms = jiffies_to_msecs(tok->expiry.expires - l->now);
+}
+
+static void ss_token_list_target(struct list_head *tokens, void *arg)
+{
+	struct ss_token_lister *l = arg;
+	struct ss_token *tok;
+
+	list_for_each_entry(tok, tokens, target_link) {
+		if (!l->all && !uid_eq(tok->owner->uid, l->uid))
+			continue;
+		if (l->total < l->room)
+			ss_token_list_one(tok, l);
+		l->total++;
+	}
+}
+
+/**
+ * ss_tokens_list - describe the pending tokens the caller may see
+ * @entries: room for @room entries
+ * @room:    size of @entries
+ *
+ * Return: the number of visible tokens, which may exceed @room.
+ */
+u32 ss_tokens_list(struct sharedsock_token_entry *entries, u32 room)
+{
+	struct ss_token_lister l = {
+		.entries = entries,
+		.room = room,
+		.all = capable(CAP_SYS_ADMIN),
+		.uid = current_uid(),
+		.ns = task_active_pid_ns(current),
+	};
+
+	spin_lock_bh(&sharedsock_lock);
+	l.now = jiffies;
+	ss_targets_for_each(ss_token_list_target, &l);
+	spin_unlock_bh(&sharedsock_lock);
+	return l.total;
 }
 
 int ss_tokens_init(void)

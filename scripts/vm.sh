@@ -23,6 +23,7 @@ mkdir -p "$build/root"/{bin,dev,proc,sys,tmp,lib/modules,tests}
 cp /bin/busybox "$build/root/bin/busybox"
 cp "$top/scripts/vm-init.sh" "$build/root/init"
 cp "$top/sharedsock.ko" "$build/root/lib/modules/"
+[ -x "$top/userspace/tools/sharedsockctl" ] && cp "$top/userspace/tools/sharedsockctl" "$build/root/bin/"
 for prog in "$top"/selftests/*_test "$top"/selftests/*_helper; do
 	[ -x "$prog" ] && cp "$prog" "$build/root/tests/"
 done

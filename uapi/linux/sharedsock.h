@@ -208,6 +208,115 @@ struct sharedsock_message {
 	__u64 socket_ino;
 };
 
+/**
+ * struct sharedsock_status - SHAREDSOCK_IOC_STATUS result
+ * @size:                   sizeof(struct sharedsock_status)
+ * @flags:                  must be zero
+ * @tokens_pending:         tokens pending now (all users)
+ * @registrations:          registered sockets now (all users)
+ * @tokens_exported:        counters since the module was loaded ...
+ * @tokens_redeemed:        ...
+ * @tokens_revoked:         ...
+ * @tokens_expired:         ...
+ * @tokens_reaped:          freed because their target exited or on unload
+ * @registrations_created:  sockets that got a registration (accepted
+ *                          sockets inheriting one included)
+ * @registrations_replaced: registrations cancelled by a later one
+ * @events_recorded:        network events recorded
+ * @messages_posted:        messages posted to queues
+ * @version:                module version, NUL-terminated
+ */
+struct sharedsock_status {
+	__u32 size;
+	__u32 flags;
+	__u32 tokens_pending;
+	__u32 registrations;
+	__u64 tokens_exported;
+	__u64 tokens_redeemed;
+	__u64 tokens_revoked;
+	__u64 tokens_expired;
+	__u64 tokens_reaped;
+	__u64 registrations_created;
+	__u64 registrations_replaced;
+	__u64 events_recorded;
+	__u64 messages_posted;
+	char version[16];
+};
+
+#define SHAREDSOCK_LIST_TOKENS		1
+#define SHAREDSOCK_LIST_REGISTRATIONS	2
+
+/**
+ * struct sharedsock_token_entry - one pending token (SHAREDSOCK_LIST_TOKENS)
+ * @id:           public token id
+ * @exporter_pid: exporting process in the caller's pid namespace, 0 if gone
+ *                or not visible
+ * @target_pid:   target process, likewise
+ * @uid:          user charged for the token
+ * @family:       socket family
+ * @type:         socket type
+ * @protocol:     socket protocol
+ * @age_ms:       time since export
+ * @ttl_left_ms:  time until expiry
+ */
+struct sharedsock_token_entry {
+	__u64 id;
+	__s32 exporter_pid;
+	__s32 target_pid;
+	__u32 uid;
+	__s32 family;
+	__s32 type;
+	__s32 protocol;
+	__u64 age_ms;
+	__u64 ttl_left_ms;
+};
+
+/**
+ * struct sharedsock_reg_entry - one registration (SHAREDSOCK_LIST_REGISTRATIONS)
+ * @socket_ino:     inode number of the socket
+ * @registrant_pid: process that made the registration, in the caller's pid
+ *                  namespace, 0 if gone or not visible
+ * @uid:            its user
+ * @sink:           SHAREDSOCK_SINK_EVENTFD, _QUEUE, or ~0 once cancelled
+ * @mask:           selected events
+ * @pending:        recorded events not yet fetched or posted
+ * @family:         socket family
+ * @type:           socket type
+ * @reserved:       zero
+ */
+struct sharedsock_reg_entry {
+	__u64 socket_ino;
+	__s32 registrant_pid;
+	__u32 uid;
+	__u32 sink;
+	__u32 mask;
+	__u32 pending;
+	__s32 family;
+	__s32 type;
+	__u32 reserved;
+};
+
+/**
+ * struct sharedsock_list - SHAREDSOCK_IOC_LIST argument
+ * @size:    sizeof(struct sharedsock_list)
+ * @flags:   must be zero
+ * @kind:    SHAREDSOCK_LIST_TOKENS or SHAREDSOCK_LIST_REGISTRATIONS
+ * @count:   in: room in @entries; out: entries visible to the caller
+ *           (may exceed the room: call again with more)
+ * @entries: user pointer to an array of the entry type of @kind
+ *
+ * Unprivileged callers see the tokens charged to their user and the
+ * registrations their user made; CAP_SYS_ADMIN sees all.  The ioctl
+ * returns the number of entries written.
+ */
+struct sharedsock_list {
+	__u32 size;
+	__u32 flags;
+	__u32 kind;
+	__u32 count;
+	__u64 entries;
+};
+
 #define SHAREDSOCK_IOC_MAGIC	0xB8
 
 #define SHAREDSOCK_IOC_DUPLICATE \
@@ -222,5 +331,9 @@ struct sharedsock_message {
 	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x11, struct sharedsock_enum)
 #define SHAREDSOCK_IOC_QUEUE_CREATE \
 	_IOW(SHAREDSOCK_IOC_MAGIC, 0x12, struct sharedsock_queue_create)
+#define SHAREDSOCK_IOC_STATUS \
+	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x20, struct sharedsock_status)
+#define SHAREDSOCK_IOC_LIST \
+	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x21, struct sharedsock_list)
 
 #endif /* _UAPI_LINUX_SHAREDSOCK_H */
