@@ -11,7 +11,7 @@ export KDIR PREFIX DESTDIR LINUX_SOURCE
 MODULE := sharedsock.ko
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR)
 
-.PHONY: all module userspace selftests check vm-shell sparse style \
+.PHONY: all module userspace selftests check demo vm-shell sparse style \
 	install install-module install-userspace dkms-install clean
 
 all: module userspace selftests
@@ -30,6 +30,13 @@ check:
 	scripts/deps.sh
 	$(MAKE) all
 	scripts/vm.sh test
+
+# The main job, end to end: an acceptor hands connections to workers.
+demo:
+	scripts/deps.sh
+	$(MAKE) module userspace
+	$(MAKE) -C userspace/examples
+	scripts/vm.sh demo
 
 # Boot the VM with the module loaded and drop into a shell.
 vm-shell:

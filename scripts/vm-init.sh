@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # PID 1 of the test VM: load the module, run the selftests, unload, report.
-# SSVM_MODE (from the kernel command line): test (default) or shell.
+# SSVM_MODE (from the kernel command line): test (default), demo or shell.
 /bin/busybox --install -s /bin
 export PATH=/bin:/tests
 mount -t proc proc /proc
@@ -31,13 +31,23 @@ if [ "$SSVM_MODE" = shell ]; then
 	poweroff -f
 fi
 
-for t in /tests/*_test; do
-	name=${t##*/}
-	[ -n "$SSVM_ONLY" ] && [ "$name" != "$SSVM_ONLY" ] && continue
-	echo "### RUN $name"
-	SHAREDSOCK_KO=/lib/modules/sharedsock.ko "$t"
-	echo "### EXIT $name $?"
-done
+if [ "$SSVM_MODE" = demo ]; then
+	echo "### RUN demo"
+	/bin/sharedsock-demo $SSVM_DEMO_ARGS
+	rc=$?
+	[ $rc -eq 0 ] && echo "ok - demo: every check held" || echo "not ok - demo exited $rc"
+	echo "### EXIT demo 0"
+fi
+
+if [ "$SSVM_MODE" != demo ]; then
+	for t in /tests/*_test; do
+		name=${t##*/}
+		[ -n "$SSVM_ONLY" ] && [ "$name" != "$SSVM_ONLY" ] && continue
+		echo "### RUN $name"
+		SHAREDSOCK_KO=/lib/modules/sharedsock.ko "$t"
+		echo "### EXIT $name $?"
+	done
+fi
 
 check "rmmod sharedsock once unused" rmmod sharedsock
 sockets_leaked() {

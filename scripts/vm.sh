@@ -3,6 +3,7 @@
 # busybox initramfs.
 #   vm.sh test [TEST]  run the suite (or one test program), print TAP and
 #                      "N passed, N failed, N skipped"; exit 1 on failure
+#   vm.sh demo         run the acceptor/worker demo (userspace/examples)
 #   vm.sh shell        boot with the module loaded and give a shell
 set -euo pipefail
 
@@ -24,6 +25,7 @@ cp /bin/busybox "$build/root/bin/busybox"
 cp "$top/scripts/vm-init.sh" "$build/root/init"
 cp "$top/sharedsock.ko" "$build/root/lib/modules/"
 [ -x "$top/userspace/tools/sharedsockctl" ] && cp "$top/userspace/tools/sharedsockctl" "$build/root/bin/"
+[ -x "$top/userspace/examples/acceptor_demo" ] && cp "$top/userspace/examples/acceptor_demo" "$build/root/bin/sharedsock-demo"
 for prog in "$top"/selftests/*_test "$top"/selftests/*_helper; do
 	[ -x "$prog" ] && cp "$prog" "$build/root/tests/"
 done
