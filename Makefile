@@ -11,7 +11,7 @@ export KDIR PREFIX DESTDIR LINUX_SOURCE
 MODULE := sharedsock.ko
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR)
 
-.PHONY: all module userspace selftests check demo vm-shell sparse style \
+.PHONY: all module userspace selftests check demo bench vm-shell sparse style \
 	install install-module install-userspace dkms-install clean
 
 all: module userspace selftests
@@ -37,6 +37,13 @@ demo:
 	$(MAKE) module userspace
 	$(MAKE) -C userspace/examples
 	scripts/vm.sh demo
+
+# Benchmarks against SCM_RIGHTS, pidfd_getfd and epoll (not part of check).
+bench:
+	scripts/deps.sh
+	$(MAKE) module userspace
+	$(MAKE) -C bench
+	scripts/vm.sh bench
 
 # Boot the VM with the module loaded and drop into a shell.
 vm-shell:

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # PID 1 of the test VM: load the module, run the selftests, unload, report.
-# SSVM_MODE (from the kernel command line): test (default), demo or shell.
+# SSVM_MODE (from the kernel command line): test (default), demo, bench
+# or shell.
 /bin/busybox --install -s /bin
 export PATH=/bin:/tests
 mount -t proc proc /proc
@@ -39,7 +40,15 @@ if [ "$SSVM_MODE" = demo ]; then
 	echo "### EXIT demo 0"
 fi
 
-if [ "$SSVM_MODE" != demo ]; then
+if [ "$SSVM_MODE" = bench ]; then
+	echo "### RUN bench"
+	/bin/sharedsock-bench $SSVM_BENCH_ARGS
+	rc=$?
+	[ $rc -eq 0 ] && echo "ok - benchmark ran" || echo "not ok - benchmark exited $rc"
+	echo "### EXIT bench 0"
+fi
+
+if [ "$SSVM_MODE" != demo ] && [ "$SSVM_MODE" != bench ]; then
 	for t in /tests/*_test; do
 		name=${t##*/}
 		[ -n "$SSVM_ONLY" ] && [ "$name" != "$SSVM_ONLY" ] && continue

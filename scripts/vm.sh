@@ -4,6 +4,7 @@
 #   vm.sh test [TEST]  run the suite (or one test program), print TAP and
 #                      "N passed, N failed, N skipped"; exit 1 on failure
 #   vm.sh demo         run the acceptor/worker demo (userspace/examples)
+#   vm.sh bench        run the benchmark (bench/); its CSV goes to build/bench.csv
 #   vm.sh shell        boot with the module loaded and give a shell
 set -euo pipefail
 
@@ -25,15 +26,18 @@ cp /bin/busybox "$build/root/bin/busybox"
 cp "$top/scripts/vm-init.sh" "$build/root/init"
 cp "$top/sharedsock.ko" "$build/root/lib/modules/"
 [ -x "$top/userspace/tools/sharedsockctl" ] && cp "$top/userspace/tools/sharedsockctl" "$build/root/bin/"
+[ -x "$top/bench/sharedsock_bench" ] && cp "$top/bench/sharedsock_bench" "$build/root/bin/sharedsock-bench"
 [ -x "$top/userspace/examples/acceptor_demo" ] && cp "$top/userspace/examples/acceptor_demo" "$build/root/bin/sharedsock-demo"
 for prog in "$top"/selftests/*_test "$top"/selftests/*_helper; do
 	[ -x "$prog" ] && cp "$prog" "$build/root/tests/"
 done
 (cd "$build/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$build/initramfs.cpio.gz"
 
+# Dedicated slab caches stay visible in /proc/slabinfo for the benchmark.
+[ "$mode" = bench ] && slab_nomerge=slab_nomerge
 qemu=(qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 2048 -nographic
       -no-reboot -kernel "$kernel" -initrd "$build/initramfs.cpio.gz"
-      -append "console=ttyS0 panic=-1 loglevel=2 SSVM_MODE=$mode SSVM_ONLY=$only ${VM_APPEND:-}")
+      -append "console=ttyS0 panic=-1 loglevel=2 ${slab_nomerge:-} SSVM_MODE=$mode SSVM_ONLY=$only ${VM_APPEND:-}")
 
 if [ "$mode" = shell ]; then
 	exec "${qemu[@]}"
@@ -46,4 +50,8 @@ timeout "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' > "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
 echo "# VM ran $(( $(date +%s) - start ))s (kernel $kver), log: $log"
+if [ "$mode" = bench ]; then
+	sed -n '/^### CSV BEGIN/,/^### CSV END/p' "$log" | sed '1d;$d' > "$top/build/bench.csv"
+	echo "# CSV: $top/build/bench.csv"
+fi
 exec "$top/scripts/vm-report.sh" "$log" "$qemu_rc"
