@@ -226,7 +226,8 @@ static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 		       void *key)
 {
 	struct ss_reg *reg = container_of(wait, struct ss_reg, wait);
-	__poll_t changed = key_to_poll(key) ?: ~(__poll_t)0;
+	__poll_t keyed = key_to_poll(key);
+	__poll_t changed = keyed ?: ~(__poll_t)0;
 	struct sock *sk = reg->sock->sk;
 	int errs[SHAREDSOCK_FD_MAX_EVENTS] = {};
 	unsigned long flags;
@@ -242,7 +243,10 @@ static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 			events |= SS_FD(READ);
 		if ((changed & (EPOLLIN | EPOLLPRI)) && ss_urgent(sk))
 			events |= SS_FD(OOB);
-		if ((changed & EPOLLOUT) && reg->connected)
+		/* Only a write-space wake-up means space: a state change
+		 * (FIN, reset) does not.
+		 */
+		if ((keyed & EPOLLOUT) && reg->connected)
 			events |= SS_FD(WRITE);
 		events |= ss_reg_close_event(reg, errs);
 	}
