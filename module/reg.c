@@ -717,8 +717,8 @@ int ss_reg_select(struct socket *sock, int sockfd,
 		  const struct sharedsock_select *args)
 {
 	struct ss_sink sink;
+	unsigned long flags;
 	struct ss_reg *reg;
-	u32 which = SS_EV_ALL;
 	int err;
 
 	err = ss_sink_get(&sink, args, sockfd);
@@ -745,23 +745,15 @@ int ss_reg_select(struct socket *sock, int sockfd,
 	put_pid(reg->registrant);
 	reg->registrant = get_task_pid(current, PIDTYPE_TGID);
 	reg->registrant_uid = current_uid();
-	if (reg->sink.kind == SS_SINK_QUEUE) {
-		/* A new window registration re-posts current conditions. */
-		unsigned long flags;
-
-		spin_lock_irqsave(&reg->lock, flags);
+	spin_lock_irqsave(&reg->lock, flags);
+	/* A new window registration re-posts current conditions. */
+	if (reg->sink.kind == SS_SINK_QUEUE)
 		reg->armed |= SS_FD(READ) | SS_FD(OOB) | SS_FD(ACCEPT) |
 			      SS_FD(WRITE);
-		spin_unlock_irqrestore(&reg->lock, flags);
-	} else {
-		/* Deliver what was recorded while nothing was selected. */
-		unsigned long flags;
-
-		spin_lock_irqsave(&reg->lock, flags);
-		ss_reg_deliver(reg, reg->pending);
-		spin_unlock_irqrestore(&reg->lock, flags);
-	}
-	ss_reg_check(reg, which);
+	/* Deliver what was recorded while it was not selected. */
+	ss_reg_deliver(reg, reg->pending);
+	spin_unlock_irqrestore(&reg->lock, flags);
+	ss_reg_check(reg, SS_EV_ALL);
 out_unlock:
 	mutex_unlock(&ss_reg_mutex);
 	ss_sink_put(&sink);
