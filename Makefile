@@ -12,7 +12,7 @@ MODULE := sharedsock.ko
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR)
 
 .PHONY: all module userspace selftests check demo bench vm-shell sparse style \
-	install install-module install-userspace dkms-install clean
+	install install-module install-userspace install-man dkms-install clean
 
 all: module userspace selftests
 
@@ -57,7 +57,7 @@ sparse:
 style:
 	scripts/checkpatch.sh module/*.c module/*.h uapi/linux/*.h
 
-install: install-module install-userspace
+install: install-module install-userspace install-man
 
 install-module: module
 	$(KMAKE) INSTALL_MOD_DIR=extra modules_install
@@ -65,6 +65,13 @@ install-module: module
 
 install-userspace:
 	$(MAKE) -C userspace install
+
+install-man:
+	for f in Documentation/man/man*/*.[0-9]; do \
+		sec=$${f##*.}; \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
+		install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$sec/; \
+	done
 
 dkms-install:
 	dkms install $(CURDIR)

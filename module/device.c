@@ -191,24 +191,6 @@ static long ss_ioctl_select(const void __user *uarg)
 	return err;
 }
 
-/*
- * Reset an eventfd as WSAEnumNetworkEvents resets its event object:
- * eventfd_ctx_remove_wait_queue() reads the counter under the eventfd's
- * lock, and removing an entry that is on no list does nothing.
- */
-static void ss_eventfd_reset(struct eventfd_ctx *ctx)
-{
-	wait_queue_entry_t unqueued;
-	u64 count;
-	int err;
-
-	do {
-		INIT_LIST_HEAD(&unqueued.entry);
-		err = eventfd_ctx_remove_wait_queue(ctx, &unqueued, &count);
-		cond_resched();
-	} while (!err);
-}
-
 static long ss_ioctl_enum(void __user *uarg)
 {
 	struct eventfd_ctx *evt = NULL;
@@ -231,12 +213,10 @@ static long ss_ioctl_enum(void __user *uarg)
 			goto out_sock;
 		}
 	}
-	ss_reg_enum(sock, &args);
+	ss_reg_enum(sock, evt, &args);
 	if (copy_to_user(uarg, &args, min_t(size_t, args.size, sizeof(args)))) {
-		ss_reg_enum_undo(sock, &args);
+		ss_reg_enum_undo(sock, evt, &args);
 		err = -EFAULT;
-	} else if (evt) {
-		ss_eventfd_reset(evt);
 	}
 	if (evt)
 		eventfd_ctx_put(evt);

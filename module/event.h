@@ -113,8 +113,10 @@ int ss_regs_init(void);
 void ss_regs_exit(void);
 int ss_reg_select(struct socket *sock, int sockfd,
 		  const struct sharedsock_select *args);
-int ss_reg_enum(struct socket *sock, struct sharedsock_enum *args);
-void ss_reg_enum_undo(struct socket *sock, const struct sharedsock_enum *args);
+void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
+		 struct sharedsock_enum *args);
+void ss_reg_enum_undo(struct socket *sock, struct eventfd_ctx *evt,
+		      const struct sharedsock_enum *args);
 void ss_regs_queue_closed(struct ss_queue *queue);
 u32 ss_regs_count(void);
 u32 ss_regs_list(struct sharedsock_reg_entry *entries, u32 room);

@@ -760,44 +760,78 @@ out_unlock:
 	return err;
 }
 
+/* Reads per reset of an EFD_SEMAPHORE eventfd, which gives one per read. */
+#define SS_EVENTFD_RESET_MAX	64
+
+/*
+ * Reset an eventfd as WSAEnumNetworkEvents resets its event object:
+ * eventfd_ctx_remove_wait_queue() reads the counter to zero under the
+ * eventfd's lock, and removing an entry that is on no list does nothing.
+ */
+static void ss_eventfd_reset(struct eventfd_ctx *evt)
+{
+	wait_queue_entry_t unqueued;
+	int reads = SS_EVENTFD_RESET_MAX;
+	u64 count;
+
+	do {
+		INIT_LIST_HEAD(&unqueued.entry);
+	} while (!eventfd_ctx_remove_wait_queue(evt, &unqueued, &count) &&
+		 --reads);
+}
+
 /**
  * ss_reg_enum - fetch and clear the recorded events that are selected
  * @sock: the socket (the caller holds a reference to its file)
- * @args: @events and @errors are filled in
+ * @evt:  eventfd to reset, or NULL
+ * @args: @events, @mask and @errors are filled in
+ *
+ * Fetching and resetting happen under the registration's lock, so an event
+ * recorded meanwhile is either fetched now or signalled afresh.
  */
-int ss_reg_enum(struct socket *sock, struct sharedsock_enum *args)
+void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
+		 struct sharedsock_enum *args)
 {
 	struct ss_reg *reg = ss_reg_lookup(sock);
+	bool peek = args->flags & SHAREDSOCK_ENUM_PEEK;
 	unsigned long flags, bit;
 	u32 events;
 
 	args->events = 0;
 	args->mask = 0;
 	memset(args->errors, 0, sizeof(args->errors));
-	if (!reg)
-		return 0;
+	if (!reg) {
+		if (evt && !peek)
+			ss_eventfd_reset(evt);
+		return;
+	}
 	spin_lock_irqsave(&reg->lock, flags);
 	args->mask = reg->mask;
 	events = reg->pending & reg->mask;
-	if (!(args->flags & SHAREDSOCK_ENUM_PEEK))
-		reg->pending &= ~events;
 	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
 		args->errors[bit] = reg->errors[bit];
+	if (!peek) {
+		reg->pending &= ~events;
+		if (evt)
+			ss_eventfd_reset(evt);
+	}
 	spin_unlock_irqrestore(&reg->lock, flags);
 	args->events = events;
-	return 0;
 }
 
 /* Put back what ss_reg_enum() took, when it could not be handed out. */
-void ss_reg_enum_undo(struct socket *sock, const struct sharedsock_enum *args)
+void ss_reg_enum_undo(struct socket *sock, struct eventfd_ctx *evt,
+		      const struct sharedsock_enum *args)
 {
 	struct ss_reg *reg = ss_reg_lookup(sock);
 	unsigned long flags;
 
-	if (!reg || (args->flags & SHAREDSOCK_ENUM_PEEK))
+	if (!reg || (args->flags & SHAREDSOCK_ENUM_PEEK) || !args->events)
 		return;
 	spin_lock_irqsave(&reg->lock, flags);
 	reg->pending |= args->events;
+	if (evt)
+		eventfd_signal(evt, 1);
 	spin_unlock_irqrestore(&reg->lock, flags);
 }
 
