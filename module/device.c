@@ -19,7 +19,7 @@
 #define SS_REDEEM_SIZE_VER0	48
 #define SS_REVOKE_SIZE_VER0	48
 #define SS_SELECT_SIZE_VER0	32
-#define SS_ENUM_SIZE_VER0	64
+#define SS_ENUM_SIZE_VER0	72
 #define SS_QUEUE_SIZE_VER0	8
 #define SS_STATUS_SIZE_VER0	104
 #define SS_LIST_SIZE_VER0	24
@@ -194,32 +194,43 @@ static long ss_ioctl_select(const void __user *uarg)
 static long ss_ioctl_enum(void __user *uarg)
 {
 	struct eventfd_ctx *evt = NULL;
+	struct ss_queue *queue = NULL;
 	struct sharedsock_enum args;
 	struct socket *sock;
+	bool peek;
 	int err;
 
 	err = ss_copy_args(&args, sizeof(args), SS_ENUM_SIZE_VER0, uarg);
 	if (err)
 		return err;
-	if (args.flags & ~SHAREDSOCK_ENUM_PEEK)
+	if ((args.flags & ~SHAREDSOCK_ENUM_PEEK) || args.reserved)
 		return -EINVAL;
+	peek = args.flags & SHAREDSOCK_ENUM_PEEK;
 	sock = sockfd_lookup(args.fd, &err);
 	if (!sock)
 		return err;
-	if (args.eventfd != -1 && !(args.flags & SHAREDSOCK_ENUM_PEEK)) {
+	if (args.eventfd != -1) {
 		evt = eventfd_ctx_fdget(args.eventfd);
 		if (IS_ERR(evt)) {
-			err = -EINVAL;
-			goto out_sock;
+			evt = NULL;
+			/* A peek may ask about a queue registration. */
+			queue = peek ? ss_queue_from_fd(args.eventfd) :
+				       ERR_PTR(-EINVAL);
+			if (IS_ERR(queue)) {
+				err = PTR_ERR(queue);
+				goto out_sock;
+			}
 		}
 	}
-	ss_reg_enum(sock, evt, &args);
+	ss_reg_enum(sock, evt, queue, &args);
 	if (copy_to_user(uarg, &args, min_t(size_t, args.size, sizeof(args)))) {
 		ss_reg_enum_undo(sock, evt, &args);
 		err = -EFAULT;
 	}
 	if (evt)
 		eventfd_ctx_put(evt);
+	if (queue)
+		ss_queue_put(queue);
 out_sock:
 	sockfd_put(sock);
 	return err;

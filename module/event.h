@@ -114,7 +114,7 @@ void ss_regs_exit(void);
 int ss_reg_select(struct socket *sock, int sockfd,
 		  const struct sharedsock_select *args);
 void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
-		 struct sharedsock_enum *args);
+		 struct ss_queue *queue, struct sharedsock_enum *args);
 void ss_reg_enum_undo(struct socket *sock, struct eventfd_ctx *evt,
 		      const struct sharedsock_enum *args);
 void ss_regs_queue_closed(struct ss_queue *queue);

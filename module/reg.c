@@ -783,14 +783,15 @@ static void ss_eventfd_reset(struct eventfd_ctx *evt)
 /**
  * ss_reg_enum - fetch and clear the recorded events that are selected
  * @sock: the socket (the caller holds a reference to its file)
- * @evt:  eventfd to reset, or NULL
- * @args: @events, @mask and @errors are filled in
+ * @evt:   eventfd to reset (or, peeking, to compare), or NULL
+ * @queue: peeking: queue to compare, or NULL
+ * @args:  @events, @mask, @errors and @sink_current are filled in
  *
  * Fetching and resetting happen under the registration's lock, so an event
  * recorded meanwhile is either fetched now or signalled afresh.
  */
 void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
-		 struct sharedsock_enum *args)
+		 struct ss_queue *queue, struct sharedsock_enum *args)
 {
 	struct ss_reg *reg = ss_reg_lookup(sock);
 	bool peek = args->flags & SHAREDSOCK_ENUM_PEEK;
@@ -799,6 +800,7 @@ void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
 
 	args->events = 0;
 	args->mask = 0;
+	args->sink_current = 0;
 	memset(args->errors, 0, sizeof(args->errors));
 	if (!reg) {
 		if (evt && !peek)
@@ -814,6 +816,11 @@ void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
 		reg->pending &= ~events;
 		if (evt)
 			ss_eventfd_reset(evt);
+	} else if (reg->mask) {
+		args->sink_current = (evt && reg->sink.kind == SS_SINK_EVENTFD &&
+				 reg->sink.evt == evt) ||
+				(queue && reg->sink.kind == SS_SINK_QUEUE &&
+				 reg->sink.queue == queue);
 	}
 	spin_unlock_irqrestore(&reg->lock, flags);
 	args->events = events;

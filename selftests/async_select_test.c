@@ -1272,13 +1272,32 @@ static void *race_registrar(void *p)
 	return NULL;
 }
 
+/*
+ * Reads the current queue through a descriptor of its own: the shared number
+ * may be reused meanwhile by a blocking socket, and a read blocked there
+ * would never end.
+ */
 static void *race_reader(void *p)
 {
 	struct race *r = p;
 	struct ss_message m[16];
+	char path[32], link[64];
+	ssize_t n;
+	int q;
 
-	while (!atomic_load(&r->stop))
-		ss_queue_read(atomic_load(&r->queue), m, 16);
+	while (!atomic_load(&r->stop)) {
+		q = dup(atomic_load(&r->queue));
+		if (q < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", q);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			if (strstr(link, "sharedsock-queue"))
+				ss_queue_read(q, m, 16);
+		}
+		close(q);
+	}
 	return NULL;
 }
 

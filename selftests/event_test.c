@@ -132,6 +132,49 @@ TEST(queue_messages)
 	close(q);
 }
 
+/* A registrant learns that a registration made elsewhere replaced its own. */
+TEST(cancelled_registrant_learns_it)
+{
+	int sv[2], other, efd_a, efd_b, q;
+	pid_t pid;
+
+	ASSERT_EQ(0, socket_pair(AF_UNIX, SOCK_STREAM, sv));
+	efd_a = eventfd(0, 0);
+	efd_b = eventfd(0, 0);
+	q = ss_queue_create(0);
+	ASSERT_GE(q, 0);
+	EXPECT_EQ(0, ss_registration_current(sv[0], efd_a));
+	ASSERT_EQ(0, ss_event_select(sv[0], efd_a, SS_FD_READ));
+	EXPECT_EQ(1, ss_registration_current(sv[0], efd_a));
+	EXPECT_EQ(0, ss_registration_current(sv[0], efd_b));
+
+	/* Another process registers through its own descriptor. */
+	other = dup(sv[0]);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(ss_event_select(other, efd_b, SS_FD_READ) ? 1 : 0);
+	ASSERT_EQ(0, wait_exit(pid));
+	EXPECT_EQ(0, ss_registration_current(sv[0], efd_a));
+	EXPECT_EQ(1, ss_registration_current(other, efd_b));
+
+	/* Queues too; and a cancelled registration is current for nobody. */
+	ASSERT_EQ(0, ss_async_select(sv[0], q, 7, SS_FD_READ));
+	EXPECT_EQ(1, ss_registration_current(sv[0], q));
+	EXPECT_EQ(0, ss_registration_current(sv[0], efd_b));
+	ASSERT_EQ(0, ss_event_select(sv[0], -1, 0));
+	EXPECT_EQ(0, ss_registration_current(sv[0], q));
+	/* Not an eventfd nor a queue. */
+	EXPECT_EQ(-1, ss_registration_current(sv[0], sv[1]));
+	EXPECT_EQ(EINVAL, errno);
+	close(other);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd_a);
+	close(efd_b);
+	close(q);
+}
+
 /*
  * The io_uring recipe: a loop that runs on a ring waits for the eventfd
  * with IORING_OP_POLL_ADD (or reads it with IORING_OP_READ), fetches with

@@ -153,8 +153,14 @@ struct sharedsock_select {
  *            cancelled)
  * @errors:   out: errno of each reported event, by SHAREDSOCK_FD_*_BIT;
  *            slots of events not reported are zero
+ * @sink_current: out, with SHAREDSOCK_ENUM_PEEK: 1 if the registration
+ *            delivers to @eventfd (an eventfd or a queue fd), 0 if it was
+ *            cancelled or replaced by a registration to something else
+ * @reserved: zero
  *
- * With SHAREDSOCK_ENUM_PEEK in @flags nothing is cleared or reset.
+ * With SHAREDSOCK_ENUM_PEEK in @flags nothing is cleared or reset, and
+ * @eventfd may also name a queue: a registrant learns this way whether its
+ * registration is still the socket's.
  */
 struct sharedsock_enum {
 	__u32 size;
@@ -164,6 +170,8 @@ struct sharedsock_enum {
 	__u32 events;
 	__u32 mask;
 	__s32 errors[SHAREDSOCK_FD_MAX_EVENTS];
+	__u32 sink_current;
+	__u32 reserved;
 };
 
 #define SHAREDSOCK_ENUM_PEEK	0x1U

@@ -103,6 +103,13 @@ int ss_enum_network_events(int sockfd, int eventfd,
  */
 long ss_registered_events(int sockfd);
 
+/*
+ * Whether the socket's registration still delivers to @sink_fd (an eventfd
+ * or a queue): 1 if so, 0 if it was cancelled or replaced by a registration
+ * made through any descriptor, in any process.  -1 with errno on failure.
+ */
+int ss_registration_current(int sockfd, int sink_fd);
+
 /* A message queue descriptor; @flags: 0|O_CLOEXEC|O_NONBLOCK. */
 int ss_queue_create(int flags);
 

@@ -97,6 +97,23 @@ long ss_registered_events(int sockfd)
 	return args.mask;
 }
 
+int ss_registration_current(int sockfd, int sink_fd)
+{
+	struct sharedsock_enum args = {
+		.size = sizeof(args),
+		.flags = SHAREDSOCK_ENUM_PEEK,
+		.fd = sockfd,
+		.eventfd = sink_fd,
+	};
+	int dev = ss_device();
+
+	if (dev < 0)
+		return -1;
+	if (ioctl(dev, SHAREDSOCK_IOC_ENUM, &args) < 0)
+		return -1;
+	return args.sink_current ? 1 : 0;
+}
+
 int ss_queue_create(int flags)
 {
 	struct sharedsock_queue_create args = { .size = sizeof(args) };
