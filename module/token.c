@@ -466,9 +466,15 @@ int ss_tokens_init(void)
 	return err;
 }
 
-/* Every token is bound to a target: ss_targets_exit() has freed them all. */
+/*
+ * Every token is bound to a target: ss_targets_exit() has freed them all,
+ * except one whose expiry timer unlinked it and may still be freeing it.
+ * Timer callbacks run with bottom halves off, so synchronize_rcu() waits
+ * for them.
+ */
 void ss_tokens_exit(void)
 {
+	synchronize_rcu();
 	rhashtable_destroy(&ss_tokens);
 	kmem_cache_destroy(ss_token_cache);
 }
