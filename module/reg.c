@@ -34,6 +34,8 @@
 
 #define SS_FD(name)	SHAREDSOCK_FD_##name
 #define SS_EV_ALL	SHAREDSOCK_FD_ALL_EVENTS
+/* The key of sock_def_readable(): data or a connection arrived. */
+#define SS_DATA_WAKE	(EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND)
 
 /* Serialises registration changes, attach/detach and queue membership. */
 static DEFINE_MUTEX(ss_reg_mutex);
@@ -166,16 +168,20 @@ static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 {
 	unsigned long bit;
 
+	u32 fresh;
+
 	lockdep_assert_held(&reg->lock);
 	events &= reg->armed;
 	if (!events)
 		return;
 	reg->armed &= ~events;
+	/* An event recorded again before it was fetched signals nothing new. */
+	fresh = events & ~reg->pending;
 	reg->pending |= events;
 	ss_stat_add(SS_STAT_EVENTS, hweight32(events));
 	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
 		reg->errors[bit] = errs ? errs[bit] : 0;
-	ss_reg_deliver(reg, events);
+	ss_reg_deliver(reg, fresh);
 }
 
 /*
@@ -233,6 +239,14 @@ static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 	unsigned long flags;
 	u32 events = 0;
 
+	/*
+	 * Data arriving while nothing it could raise is armed: nothing to do.
+	 * Unlocked: whoever re-arms looks at the level afterwards.
+	 */
+	if (keyed && !(keyed & ~SS_DATA_WAKE) && !READ_ONCE(reg->connecting) &&
+	    !(READ_ONCE(reg->armed) & (SS_FD(READ) | SS_FD(OOB) | SS_FD(ACCEPT))))
+		return 0;
+
 	spin_lock_irqsave(&reg->lock, flags);
 	if (ss_listening(sk)) {
 		if ((changed & EPOLLIN) && ss_accept_pending(sk))
@@ -256,11 +270,11 @@ static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 }
 
 /*
- * Record the conditions in @which that hold now (process context): at
- * registration, and right after a re-enabling call, so that an event whose
- * condition persists is raised again at once.
+ * Arm @rearm, then record the conditions in @which that hold now (process
+ * context): at registration, and right after a re-enabling call, so that an
+ * event whose condition persists is raised again at once.
  */
-static void ss_reg_check(struct ss_reg *reg, u32 which)
+static void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm)
 {
 	struct socket *sock = reg->sock;
 	struct sock *sk = sock->sk;
@@ -273,6 +287,7 @@ static void ss_reg_check(struct ss_reg *reg, u32 which)
 		writable = reg->orig->poll(sock->file, sock, NULL) & EPOLLOUT;
 
 	spin_lock_irqsave(&reg->lock, flags);
+	reg->armed |= rearm;
 	if (ss_listening(sk)) {
 		if (ss_accept_pending(sk))
 			events |= SS_FD(ACCEPT);
@@ -292,12 +307,7 @@ static void ss_reg_check(struct ss_reg *reg, u32 which)
 /* A re-enabling call was made: arm @events, then look at the level. */
 static void ss_reg_rearm(struct ss_reg *reg, u32 events)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&reg->lock, flags);
-	reg->armed |= events;
-	spin_unlock_irqrestore(&reg->lock, flags);
-	ss_reg_check(reg, events | SS_FD(CLOSE));
+	ss_reg_check(reg, events | SS_FD(CLOSE), events);
 }
 
 /* --- Wrapped socket operations --- */
@@ -627,7 +637,7 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 	ss_set_nonblock(newsock->file);
 	ss_reg_publish(child);
 	mutex_unlock(&ss_reg_mutex);
-	ss_reg_check(child, SS_EV_ALL);
+	ss_reg_check(child, SS_EV_ALL, 0);
 }
 
 static void ss_reg_resolve(struct callback_head *head)
@@ -753,7 +763,7 @@ int ss_reg_select(struct socket *sock, int sockfd,
 	/* Deliver what was recorded while it was not selected. */
 	ss_reg_deliver(reg, reg->pending);
 	spin_unlock_irqrestore(&reg->lock, flags);
-	ss_reg_check(reg, SS_EV_ALL);
+	ss_reg_check(reg, SS_EV_ALL, 0);
 out_unlock:
 	mutex_unlock(&ss_reg_mutex);
 	ss_sink_put(&sink);

@@ -122,7 +122,8 @@ int ss_token_export(struct file *file, struct pid *pid, u32 ttl_ms,
 		    struct sharedsock_info *info);
 int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags);
 int ss_token_revoke(const struct sharedsock_info *info);
-void ss_tokens_reap(struct list_head *tokens, struct list_head *reaped);
+bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
+		    unsigned int max);
 void ss_tokens_free(struct list_head *reaped);
 u32 ss_tokens_pending(void);
 u32 ss_tokens_list(struct sharedsock_token_entry *entries, u32 room);

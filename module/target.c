@@ -26,20 +26,31 @@ static void ss_target_retire(struct ss_target *tgt)
 		queue_work(ss_target_wq, &tgt->work);
 }
 
+/* Tokens killed per hold of sharedsock_lock when a target goes. */
+#define SS_REAP_BATCH	256
+
 static void ss_target_work(struct work_struct *work)
 {
 	struct ss_target *tgt = container_of(work, struct ss_target, work);
-	LIST_HEAD(reaped);
+	bool done;
 
-	spin_lock_bh(&sharedsock_lock);
-	if (!tgt->dead) {
-		hash_del(&tgt->node);
-		tgt->dead = true;
-	}
-	ss_tokens_reap(&tgt->tokens, &reaped);
-	spin_unlock_bh(&sharedsock_lock);
+	/* Dead, the target takes no new tokens: empty it a batch at a time,
+	 * so that a million pending tokens do not hold the lock for long.
+	 */
+	do {
+		LIST_HEAD(reaped);
 
-	ss_tokens_free(&reaped);
+		spin_lock_bh(&sharedsock_lock);
+		if (!tgt->dead) {
+			hash_del(&tgt->node);
+			tgt->dead = true;
+		}
+		done = ss_tokens_reap(&tgt->tokens, &reaped, SS_REAP_BATCH);
+		spin_unlock_bh(&sharedsock_lock);
+		ss_tokens_free(&reaped);
+		cond_resched();
+	} while (!done);
+
 	remove_wait_queue(&tgt->pid->wait_pidfd, &tgt->wait);
 	put_pid(tgt->pid);
 	kfree(tgt);

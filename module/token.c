@@ -134,17 +134,24 @@ static void ss_token_expire(struct timer_list *timer)
 		ss_token_free(tok);
 }
 
-/* Kill every token on a target's list; those now owned go to @reaped. */
-void ss_tokens_reap(struct list_head *tokens, struct list_head *reaped)
+/*
+ * Kill up to @max tokens of a target's list; those now owned go to @reaped.
+ * Returns true when the list is empty.
+ */
+bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
+		    unsigned int max)
 {
 	struct ss_token *tok, *next;
 
 	lockdep_assert_held(&sharedsock_lock);
 	list_for_each_entry_safe(tok, next, tokens, target_link) {
+		if (!max--)
+			return false;
 		ss_stat_add(SS_STAT_TOKENS_REAPED, 1);
 		if (ss_token_kill(tok))
 			list_add(&tok->target_link, reaped);
 	}
+	return true;
 }
 
 void ss_tokens_free(struct list_head *reaped)
