@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,6 +20,16 @@
 #include <unistd.h>
 
 #include "common.h"
+
+/* kselftest convention: without the module there is nothing to test. */
+__attribute__((constructor)) static void require_module(void)
+{
+	if (access(SHAREDSOCK_DEVICE_PATH, F_OK) == 0)
+		return;
+	printf("TAP version 13\n1..0 # SKIP %s missing: sharedsock module not loaded\n",
+	       SHAREDSOCK_DEVICE_PATH);
+	exit(4);	/* KSFT_SKIP */
+}
 
 int dev_open(void)
 {
