@@ -91,10 +91,10 @@ struct ss_queue *ss_queue_from_fd(int fd)
 /* Post @events of @reg; its errors are in reg->errors.  Any context. */
 void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events)
 {
-	unsigned long flags, bit;
+	unsigned long flags, bit, bits = events;
 
 	spin_lock_irqsave(&queue->lock, flags);
-	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
 		reg->queued_err[bit] = reg->errors[bit];
 	ss_stat_add(SS_STAT_MESSAGES, hweight32(events & ~reg->queued));
 	reg->queued |= events;

@@ -166,7 +166,7 @@ static void ss_reg_deliver(struct ss_reg *reg, u32 fresh)
  */
 static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 {
-	unsigned long bit;
+	unsigned long bit, bits;
 
 	u32 fresh;
 
@@ -179,7 +179,8 @@ static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 	fresh = events & ~reg->pending;
 	reg->pending |= events;
 	ss_stat_add(SS_STAT_EVENTS, hweight32(events));
-	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
+	bits = events;
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
 		reg->errors[bit] = errs ? errs[bit] : 0;
 	ss_reg_deliver(reg, fresh);
 }
@@ -805,7 +806,7 @@ void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
 {
 	struct ss_reg *reg = ss_reg_lookup(sock);
 	bool peek = args->flags & SHAREDSOCK_ENUM_PEEK;
-	unsigned long flags, bit;
+	unsigned long flags, bit, bits;
 	u32 events;
 
 	args->events = 0;
@@ -820,7 +821,8 @@ void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
 	spin_lock_irqsave(&reg->lock, flags);
 	args->mask = reg->mask;
 	events = reg->pending & reg->mask;
-	for_each_set_bit(bit, (unsigned long *)&events, SHAREDSOCK_FD_MAX_EVENTS)
+	bits = events;
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
 		args->errors[bit] = reg->errors[bit];
 	if (!peek) {
 		reg->pending &= ~events;
