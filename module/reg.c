@@ -592,6 +592,12 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 			   struct socket *newsock)
 {
 	const struct proto_ops *orig = parent->orig;
+	/*
+	 * do_accept() copied the listener's ops into newsock and took a
+	 * reference on their owner -- ours, unless the listener was
+	 * registered between that copy and the call to us.
+	 */
+	bool holds_us = READ_ONCE(newsock->ops) == &parent->ops;
 	unsigned long flags;
 
 	ss_reg_init(child, newsock, orig);
@@ -606,9 +612,11 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 
 	if (child->sink.kind == SS_SINK_NONE) {
 		/* Nothing to inherit: give the socket back its own ops. */
-		__module_get(orig->owner);
-		WRITE_ONCE(newsock->ops, orig);
-		module_put(THIS_MODULE);
+		if (holds_us) {
+			__module_get(orig->owner);
+			WRITE_ONCE(newsock->ops, orig);
+			module_put(THIS_MODULE);
+		}
 		mutex_unlock(&ss_reg_mutex);
 		put_pid(child->registrant);
 		kmem_cache_free(ss_reg_cache, child);
@@ -617,10 +625,10 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 
 	child->ops = parent->ops;
 	child->connected = true;
-	/* do_accept() took a reference on this module for newsock; the
-	 * protocol's is ours to take and to drop in ss_release().
+	/* The socket holds this module and its protocol's, one of them
+	 * taken by do_accept(); the protocol's is dropped in ss_release().
 	 */
-	__module_get(orig->owner);
+	__module_get(holds_us ? orig->owner : THIS_MODULE);
 	if (child->sink.kind == SS_SINK_QUEUE) {
 		list_add_tail(&child->queue_link, ss_queue_regs(child->sink.queue));
 		/* The message carries the descriptor, known once accept()

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -173,6 +175,81 @@ TEST(cancelled_registrant_learns_it)
 	close(efd_a);
 	close(efd_b);
 	close(q);
+}
+
+static long module_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/sharedsock/refcnt", "r");
+	long n = -100;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -100;
+		fclose(f);
+	}
+	return n;
+}
+
+struct listener_race {
+	int listener;
+	int efd;
+	pthread_barrier_t go;
+};
+
+static void *register_listener(void *p)
+{
+	struct listener_race *r = p;
+
+	pthread_barrier_wait(&r->go);
+	ss_event_select(r->listener, r->efd, SS_FD_ACCEPT | SS_FD_READ);
+	return NULL;
+}
+
+/*
+ * A listener registered while accept() runs on it: accept() copied the
+ * listener's ops (and took their module reference) before the registration
+ * swapped them.  The module's reference count must come out even.
+ */
+TEST(register_listener_racing_accept)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct listener_race r;
+	long before, after;
+	int i, c, a;
+
+	r.efd = eventfd(0, 0);
+	ASSERT_GE(r.efd, 0);
+	/* Opens the library's device descriptor now, to count in both readings. */
+	EXPECT_EQ(-1, ss_event_select(r.efd, -1, 0));
+	before = module_refcnt();
+	ASSERT_GE(before, 0);
+	for (i = 0; i < 300; i++) {
+		socklen_t len = sizeof(addr);
+		pthread_t t;
+
+		addr.sin_port = 0;
+		r.listener = socket(AF_INET, SOCK_STREAM, 0);
+		ASSERT_EQ(0, bind(r.listener, (void *)&addr, len));
+		ASSERT_EQ(0, listen(r.listener, 4));
+		ASSERT_EQ(0, getsockname(r.listener, (void *)&addr, &len));
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		ASSERT_EQ(0, connect(c, (void *)&addr, len));
+		pthread_barrier_init(&r.go, NULL, 2);
+		ASSERT_EQ(0, pthread_create(&t, NULL, register_listener, &r));
+		pthread_barrier_wait(&r.go);
+		a = accept(r.listener, NULL, NULL);
+		pthread_join(t, NULL);
+		pthread_barrier_destroy(&r.go);
+		ASSERT_GE(a, 0);
+		close(a);
+		close(c);
+		close(r.listener);
+	}
+	close(r.efd);
+	/* closes of registered sockets complete synchronously */
+	after = module_refcnt();
+	EXPECT_EQ(before, after);
 }
 
 /*
