@@ -1,9 +1,11 @@
 #!/bin/sh
 # Install, with apt, the Debian packages the build and the VM tests need,
 # when any is missing.  Safe to run repeatedly.
+#   deps.sh --debug   also what building the debug kernel needs (check-debug)
 set -eu
 pkgs="make gcc libc6-dev linux-headers-amd64 linux-image-amd64 linux-source-6.1
       qemu-system-x86 busybox-static cpio gzip xz-utils sparse liburing-dev"
+[ "${1:-}" = --debug ] && pkgs="$pkgs flex bison bc libelf-dev"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

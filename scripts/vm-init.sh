@@ -1,7 +1,9 @@
 #!/bin/busybox sh
 # PID 1 of the test VM: load the module, run the selftests, unload, report.
 # SSVM_MODE (from the kernel command line): test (default), demo, bench
-# or shell.
+# or shell.  /etc/ssvm.env (vm.sh's VM_ENV) sets more variables, exported to
+# the tests; SSVM_DEBUG=1 (the debug-kernel lane) also dumps dmesg after each
+# test program and checks kmemleak before and after the module is unloaded.
 /bin/busybox --install -s /bin
 export PATH=/bin:/tests
 mount -t proc proc /proc
@@ -9,7 +11,47 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 ip link set lo up
+[ -r /etc/ssvm.env ] && . /etc/ssvm.env
 echo "### SHAREDSOCK VM START"
+
+kmemleak=/sys/kernel/debug/kmemleak
+if [ "$SSVM_DEBUG" = 1 ]; then
+	mount -t debugfs debugfs /sys/kernel/debug
+	# Injected failures (fail-nth) are expected: no stack dump for each.
+	for f in /sys/kernel/debug/failslab /sys/kernel/debug/fail_page_alloc; do
+		[ -w $f/verbose ] && echo 0 > $f/verbose
+	done
+	# Scan only on demand, and forget what boot left behind.
+	if [ -w $kmemleak ]; then
+		echo scan=off > $kmemleak
+		echo scan > $kmemleak
+		echo "# kmemleak: $(grep -c '^unreferenced object' $kmemleak) objects from boot set aside"
+		echo clear > $kmemleak
+	fi
+fi
+
+dmesg_after() {	# dmesg_after LABEL: the kernel log since the last call
+	[ "$SSVM_DEBUG" = 1 ] || return 0
+	echo "### DMESG BEGIN $1"
+	dmesg -c
+	echo "### DMESG END"
+}
+
+kmemleak_check() {	# kmemleak_check WHEN: two scans, then the suspected leaks
+	[ -w $kmemleak ] || { echo "not ok - kmemleak $1: no $kmemleak"; return; }
+	sleep 6		# kmemleak skips objects younger than 5 s
+	echo scan > $kmemleak && sleep 5 && echo scan > $kmemleak ||
+		{ echo "not ok - kmemleak $1: scan failed (detector disabled?)"; return; }
+	cat $kmemleak > /tmp/kmemleak
+	echo clear > $kmemleak	# each leak is listed once
+	echo "### KMEMLEAK BEGIN $1"
+	cat /tmp/kmemleak
+	[ -s /tmp/kmemleak ] && [ -n "$text" ] && echo "(sharedsock .text was at $text)"
+	echo "### KMEMLEAK END"
+	n=$(grep -c '^unreferenced object' /tmp/kmemleak)
+	[ "$n" -eq 0 ] && echo "ok - kmemleak $1: no leaks" ||
+		echo "not ok - kmemleak $1: $n suspected leaks"
+}
 
 sockets_used() {
 	awk '/^sockets:/ { print $3 }' /proc/net/sockstat
@@ -25,6 +67,7 @@ sockets_before=$(sockets_used)
 check "insmod sharedsock.ko" insmod /lib/modules/sharedsock.ko
 check "/dev/sharedsock is mode 0666" \
 	sh -c '[ "$(stat -c %a /dev/sharedsock)" = 666 ]'
+dmesg_after boot
 
 if [ "$SSVM_MODE" = shell ]; then
 	echo "sharedsock loaded; tests are in /tests; 'poweroff -f' to leave"
@@ -53,11 +96,21 @@ if [ "$SSVM_MODE" != demo ] && [ "$SSVM_MODE" != bench ]; then
 		name=${t##*/}
 		[ -n "$SSVM_ONLY" ] && [ "$name" != "$SSVM_ONLY" ] && continue
 		echo "### RUN $name"
+		start=$(date +%s)
 		SHAREDSOCK_KO=/lib/modules/sharedsock.ko "$t"
-		echo "### EXIT $name $?"
+		rc=$?
+		[ "$SSVM_DEBUG" = 1 ] && echo "# $name ran $(( $(date +%s) - start ))s"
+		echo "### EXIT $name $rc"
+		dmesg_after "$name"
 	done
 fi
 
+if [ "$SSVM_DEBUG" = 1 ]; then
+	# Leaks show with symbols while the module is loaded; after rmmod,
+	# what only the module's own variables pointed to.
+	text=$(cat /sys/module/sharedsock/sections/.text 2>/dev/null)
+	kmemleak_check "with the module loaded"
+fi
 check "rmmod sharedsock once unused" rmmod sharedsock
 sockets_leaked() {
 	i=0
@@ -69,6 +122,7 @@ sockets_leaked() {
 	[ "$(sockets_used)" -le "$sockets_before" ]
 }
 check "no sockets leaked by the suite" sockets_leaked
+[ "$SSVM_DEBUG" = 1 ] && kmemleak_check "after rmmod"
 
 echo "### DMESG BEGIN"
 dmesg

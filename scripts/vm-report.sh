@@ -1,7 +1,9 @@
 #!/bin/sh
 # Turn a test VM's serial log into TAP and a verdict.  The VM run fails when
 # a test fails, a test program dies without reporting, the guest kernel
-# logs an oops/WARN/BUG, or the VM does not power off by itself.
+# logs an oops/WARN/BUG (or a KASAN, UBSAN, lockdep, SLUB debug or hung task
+# report), kmemleak lists a leak, or the VM does not power off by itself.
+# The first report is printed in full (up to 200 lines).
 set -eu
 log=$1
 qemu_rc=$2
@@ -20,14 +22,30 @@ function result(ok, skip, line) {
 	prog = ""
 	next
 }
-/^### DMESG BEGIN/ { in_dmesg = 1; next }
-/^### DMESG END/ { in_dmesg = 0; next }
-/^### SHAREDSOCK VM DONE/ { done = 1; next }
-in_dmesg {
-	if ($0 ~ /(BUG:|WARNING:|Oops|Call Trace|kernel BUG|general protection|Kernel panic|KASAN|UBSAN|possible circular locking|unreferenced object|list_(add|del) corruption)/)
-		bad[++nbad] = $0
-	next
+function kernel_line(line, where) {
+	# A stack dump for an injected failure (fail-nth) is not a bug.
+	if (line ~ /FAULT_INJECTION: forcing a failure/) { fi = 1; return }
+	if (fi && line ~ /<\/TASK>/) { fi = 0; return }
+	if (line ~ /(BUG:|WARNING:|Oops|kernel BUG|general protection|Kernel panic|KASAN|UBSAN|possible circular locking|unreferenced object|list_(add|del) corruption|BUG [^ ]+ \((Not t|T)ainted|blocked for more than)/ ||
+	    (!fi && line ~ /Call Trace/)) {
+		bad[++nbad] = (where != "" ? "[" where "] " : "") line
+		if (!report_on) {
+			report_on = 1
+			if (prev ~ /(=====|cut here)/)
+				report[++nreport] = prev
+		}
+	}
+	if (report_on && nreport < 200)
+		report[++nreport] = line
+	prev = line
 }
+/^### DMESG BEGIN/ { in_dmesg = 1; where = ($4 != "" ? "after " $4 : ""); fi = 0; next }
+/^### DMESG END/ { in_dmesg = 0; next }
+/^### KMEMLEAK BEGIN/ { in_dmesg = 1; where = $0; sub(/^### KMEMLEAK BEGIN */, "kmemleak ", where); fi = 0; next }
+/^### KMEMLEAK END/ { in_dmesg = 0; next }
+/^### SHAREDSOCK VM DONE/ { done = 1; next }
+in_dmesg { kernel_line($0, where); next }
+/^\[ *[0-9]+\.[0-9]+\] / { kernel_line($0, "console"); next }
 /(Kernel panic|BUG:|Oops:|WARNING:)/ { bad[++nbad] = $0 }
 /^ *(not )?ok [0-9]+ / || /^(not )?ok - / {
 	sub(/^ +/, "")
@@ -46,6 +64,12 @@ END {
 	result(nbad == 0, 0, (nbad == 0 ? "ok" : "not ok") " - guest kernel log clean")
 	for (i = 1; i <= nbad && i <= 40; i++)
 		print "#   " bad[i]
+	if (nreport) {
+		print "# ---- the first kernel report ----"
+		for (i = 1; i <= nreport; i++)
+			print "# " report[i]
+		print "# ---- end of report ----"
+	}
 	printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
 	exit failed != 0
 }' "$log"

@@ -6,25 +6,36 @@
 #   vm.sh demo         run the acceptor/worker demo (userspace/examples)
 #   vm.sh bench        run the benchmark (bench/); its CSV goes to build/bench.csv
 #   vm.sh shell        boot with the module loaded and give a shell
+# Environment (all optional): KDIR, VM_KERNEL (kernel image), VM_MODULE
+# (sharedsock.ko to load), VM_DIR (work dir, default build/vm[-TEST]),
+# VM_TIMEOUT (seconds), VM_MEM (MiB), VM_APPEND (kernel command line),
+# VM_ENV ("NAME=VALUE ..." exported to the guest's init and the tests).
 set -euo pipefail
 
 mode=${1:-test}
 only=${2:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=$top/build/vm${only:+-$only}
+build=${VM_DIR:-$top/build/vm${only:+-$only}}
 KDIR=${KDIR:-$("$top/scripts/kdir.sh")}
 kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
 kernel=${VM_KERNEL:-/boot/vmlinuz-$kver}
 timeout=${VM_TIMEOUT:-1200}
+module=${VM_MODULE:-$top/sharedsock.ko}
 
 [ -r "$kernel" ] || { echo "vm: no kernel image $kernel (apt-get install linux-image-amd64)" >&2; exit 1; }
-[ -f "$top/sharedsock.ko" ] || { echo "vm: build the module first (make)" >&2; exit 1; }
+[ -f "$module" ] || { echo "vm: build the module first (make)" >&2; exit 1; }
 
 rm -rf "$build/root"
-mkdir -p "$build/root"/{bin,dev,proc,sys,tmp,lib/modules,tests}
+mkdir -p "$build/root"/{bin,dev,etc,proc,sys,tmp,lib/modules,tests}
 cp /bin/busybox "$build/root/bin/busybox"
 cp "$top/scripts/vm-init.sh" "$build/root/init"
-cp "$top/sharedsock.ko" "$build/root/lib/modules/"
+cp "$module" "$build/root/lib/modules/sharedsock.ko"
+# VM_ENV reaches the guest as /etc/ssvm.env, which the init sources.
+for var in ${VM_ENV:-}; do
+	[[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "vm: VM_ENV: not NAME=VALUE: $var" >&2; exit 1; }
+	val=${var#*=}
+	printf "export %s='%s'\n" "${var%%=*}" "${val//\'/\'\\\'\'}"
+done > "$build/root/etc/ssvm.env"
 [ -x "$top/userspace/tools/sharedsockctl" ] && cp "$top/userspace/tools/sharedsockctl" "$build/root/bin/"
 [ -x "$top/bench/sharedsock_bench" ] && cp "$top/bench/sharedsock_bench" "$build/root/bin/sharedsock-bench"
 [ -x "$top/userspace/examples/acceptor_demo" ] && cp "$top/userspace/examples/acceptor_demo" "$build/root/bin/sharedsock-demo"
@@ -35,7 +46,7 @@ done
 
 # Dedicated slab caches stay visible in /proc/slabinfo for the benchmark.
 [ "$mode" = bench ] && slab_nomerge=slab_nomerge
-qemu=(qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m 2048 -nographic
+qemu=(qemu-system-x86_64 -machine q35 -cpu max -smp 2 -m "${VM_MEM:-2048}" -nographic
       -no-reboot -kernel "$kernel" -initrd "$build/initramfs.cpio.gz"
       -append "console=ttyS0 panic=-1 loglevel=2 ${slab_nomerge:-} SSVM_MODE=$mode SSVM_ONLY=$only ${VM_APPEND:-}")
 
