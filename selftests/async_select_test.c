@@ -1546,19 +1546,6 @@ TEST(io_uring_accept_inherits_queue)
 
 /* --- Module unload (keep last) --- */
 
-static long module_refcnt(void)
-{
-	FILE *f = fopen("/sys/module/sharedsock/refcnt", "r");
-	long n = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = -1;
-	fclose(f);
-	return n;
-}
-
 static bool module_loaded(void)
 {
 	return access("/sys/module/sharedsock", F_OK) == 0;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -210,4 +211,56 @@ int count_socket_fds(void)
 	}
 	closedir(dir);
 	return n;
+}
+
+int dev_status(int dev, struct sharedsock_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return ioctl(dev, SHAREDSOCK_IOC_STATUS, st);
+}
+
+long module_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/sharedsock/refcnt", "r");
+	long n = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
+long sockets_used(void)
+{
+	FILE *f = fopen("/proc/net/sockstat", "r");
+	char line[256];
+	long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "sockets: used %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+int lo_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_UNIX, SOCK_DGRAM, 0), ret;
+
+	if (s < 0)
+		return -1;
+	strcpy(ifr.ifr_name, "lo");
+	ret = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (!ret) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+	return ret;
 }

@@ -48,4 +48,16 @@ int become_user(uid_t uid);
 /* Number of descriptors referring to sockets in this process. */
 int count_socket_fds(void);
 
+/* SHAREDSOCK_IOC_STATUS on @dev into a zeroed @st. */
+int dev_status(int dev, struct sharedsock_status *st);
+
+/* /sys/module/sharedsock/refcnt, or -1. */
+long module_refcnt(void);
+
+/* "sockets: used" of this network namespace (/proc/net/sockstat), or -1. */
+long sockets_used(void);
+
+/* Bring the loopback interface of this network namespace up. */
+int lo_up(void);
+
 #endif

@@ -18,13 +18,6 @@
 #include "common.h"
 #include "kselftest_harness.h"
 
-static int status(int dev, struct sharedsock_status *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	return ioctl(dev, SHAREDSOCK_IOC_STATUS, st);
-}
-
 static int list(int dev, unsigned int kind, void *entries, unsigned int room,
 		unsigned int *total)
 {
@@ -74,16 +67,16 @@ TEST(status_counts_tokens)
 
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
-	ASSERT_EQ(0, status(dev, &before));
+	ASSERT_EQ(0, dev_status(dev, &before));
 	EXPECT_STRNE("", before.version);
 	ASSERT_EQ(0, raw_duplicate(dev, sv[0], getpid(), 0, &info));
 	ASSERT_EQ(0, raw_duplicate(dev, sv[0], getpid(), 0, NULL));
-	ASSERT_EQ(0, status(dev, &after));
+	ASSERT_EQ(0, dev_status(dev, &after));
 	EXPECT_EQ(before.tokens_exported + 2, after.tokens_exported);
 	EXPECT_EQ(before.tokens_pending + 2, after.tokens_pending);
 	fd = raw_redeem(dev, &info, 0);
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, status(dev, &after));
+	ASSERT_EQ(0, dev_status(dev, &after));
 	EXPECT_EQ(before.tokens_redeemed + 1, after.tokens_redeemed);
 	EXPECT_EQ(before.tokens_pending + 1, after.tokens_pending);
 	close(fd);
@@ -197,7 +190,7 @@ TEST(list_registrations)
 	struct stat st;
 
 	ASSERT_GE(dev, 0);
-	ASSERT_EQ(0, status(dev, &before));
+	ASSERT_EQ(0, dev_status(dev, &before));
 	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
 	efd = eventfd(0, 0);
 	efd2 = eventfd(0, 0);
@@ -219,14 +212,14 @@ TEST(list_registrations)
 
 	/* a second registration replaces the first: counted */
 	ASSERT_EQ(0, ss_event_select(sv[0], efd2, SS_FD_READ));
-	ASSERT_EQ(0, status(dev, &after));
+	ASSERT_EQ(0, dev_status(dev, &after));
 	EXPECT_EQ(before.registrations_replaced + 1, after.registrations_replaced);
 	EXPECT_EQ(before.registrations_created + 1, after.registrations_created);
 	EXPECT_EQ(before.registrations + 1, after.registrations);
 	EXPECT_LT(before.events_recorded, after.events_recorded);
 
 	close(sv[0]);
-	ASSERT_EQ(0, status(dev, &after));
+	ASSERT_EQ(0, dev_status(dev, &after));
 	EXPECT_EQ(before.registrations, after.registrations);
 	close(sv[1]);
 	close(efd);

@@ -177,19 +177,6 @@ TEST(cancelled_registrant_learns_it)
 	close(q);
 }
 
-static long module_refcnt(void)
-{
-	FILE *f = fopen("/sys/module/sharedsock/refcnt", "r");
-	long n = -100;
-
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -100;
-		fclose(f);
-	}
-	return n;
-}
-
 struct listener_race {
 	int listener;
 	int efd;

@@ -149,16 +149,9 @@ static int count_fds(struct fi_ctx *x)
 	return count - 1;	/* the directory itself */
 }
 
-static int status(int dev, struct sharedsock_status *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	return ioctl(dev, SHAREDSOCK_IOC_STATUS, st);
-}
-
 static void take(struct fi_ctx *x, struct snap *s)
 {
-	status(x->dev, &s->st);
+	dev_status(x->dev, &s->st);
 	s->refcnt = refcnt(x);
 	s->nfds = count_fds(x);
 }
@@ -409,38 +402,6 @@ FIXTURE(fi) {
 	struct fi_ctx x;
 	long sockets0;
 };
-
-static long sockets_used(void)
-{
-	FILE *f = fopen("/proc/net/sockstat", "r");
-	char line[256];
-	long n = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "sockets: used %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
-static int lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int s = socket(AF_UNIX, SOCK_DGRAM, 0), ret;
-
-	if (s < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	ret = ioctl(s, SIOCGIFFLAGS, &ifr);
-	if (!ret) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-	return ret;
-}
 
 static int save_and_set(FIXTURE_DATA(fi) *self, const char *path, const char *val)
 {

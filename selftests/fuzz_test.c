@@ -1222,58 +1222,6 @@ static long env_long(const char *name, long def)
 	return v && *v ? strtol(v, NULL, 0) : def;
 }
 
-static long sockets_used(void)
-{
-	FILE *f = fopen("/proc/net/sockstat", "r");
-	char line[256];
-	long n = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "sockets: used %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
-static long module_refcnt(void)
-{
-	FILE *f = fopen("/sys/module/sharedsock/refcnt", "r");
-	long n = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = -1;
-	fclose(f);
-	return n;
-}
-
-static int status(int dev, struct sharedsock_status *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	return ioctl(dev, SHAREDSOCK_IOC_STATUS, st);
-}
-
-static int lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int s = socket(AF_UNIX, SOCK_DGRAM, 0), ret;
-
-	if (s < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	ret = ioctl(s, SIOCGIFFLAGS, &ifr);
-	if (!ret) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-	return ret;
-}
-
 static const char *errname(int e)
 {
 	static const char *const names[MAXERRNO] = {
@@ -1319,10 +1267,10 @@ TEST(fuzz)
 			usleep(20000);
 		socks0 = sockets_used();
 	}
-	ASSERT_EQ(0, status(dev, &st0));
+	ASSERT_EQ(0, dev_status(dev, &st0));
 	for (i = 0; i < 100; i++) {
 		usleep(20000);
-		ASSERT_EQ(0, status(dev, &st1));
+		ASSERT_EQ(0, dev_status(dev, &st1));
 		if (st1.tokens_pending == st0.tokens_pending &&
 		    st1.registrations == st0.registrations)
 			break;
@@ -1377,7 +1325,7 @@ TEST(fuzz)
 
 	/* the fuzzer is gone: its tokens were reaped, its sockets closed */
 	for (i = 0; i < 250; i++) {
-		ASSERT_EQ(0, status(dev, &st1));
+		ASSERT_EQ(0, dev_status(dev, &st1));
 		if (st1.tokens_pending == st0.tokens_pending &&
 		    st1.registrations == st0.registrations)
 			break;

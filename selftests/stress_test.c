@@ -1567,58 +1567,6 @@ static void *sink_main(void *arg)
 
 /* --- Checks --- */
 
-static long sockets_used(void)
-{
-	FILE *f = fopen("/proc/net/sockstat", "r");
-	char line[256];
-	long n = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "sockets: used %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
-static long module_refcnt(void)
-{
-	FILE *f = fopen("/sys/module/sharedsock/refcnt", "r");
-	long n = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = -1;
-	fclose(f);
-	return n;
-}
-
-static int status(int dev, struct sharedsock_status *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	return ioctl(dev, SHAREDSOCK_IOC_STATUS, st);
-}
-
-static int lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int s = socket(AF_UNIX, SOCK_DGRAM, 0), ret;
-
-	if (s < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	ret = ioctl(s, SIOCGIFFLAGS, &ifr);
-	if (!ret) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-	return ret;
-}
-
 static int sink_listener(int family, void *addr, socklen_t *len)
 {
 	int l = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -1661,14 +1609,14 @@ static long get_pending(void *arg)
 {
 	struct sharedsock_status st;
 
-	return status(*(int *)arg, &st) ? -1 : (long)st.tokens_pending;
+	return dev_status(*(int *)arg, &st) ? -1 : (long)st.tokens_pending;
 }
 
 static long get_regs(void *arg)
 {
 	struct sharedsock_status st;
 
-	return status(*(int *)arg, &st) ? -1 : (long)st.registrations;
+	return dev_status(*(int *)arg, &st) ? -1 : (long)st.registrations;
 }
 
 TEST(stress)
@@ -1702,10 +1650,10 @@ TEST(stress)
 	ASSERT_TRUE(wait_for(get_sockets, NULL, 0, 2000));
 	socks0 = sockets_used();
 	/* tokens of earlier tests may still be expiring: a stable baseline */
-	ASSERT_EQ(0, status(dev, &st0));
+	ASSERT_EQ(0, dev_status(dev, &st0));
 	for (i = 0; i < 100; i++) {
 		usleep(20000);
-		ASSERT_EQ(0, status(dev, &st1));
+		ASSERT_EQ(0, dev_status(dev, &st1));
 		if (st1.tokens_pending == st0.tokens_pending &&
 		    st1.registrations == st0.registrations)
 			break;
@@ -1831,7 +1779,7 @@ TEST(stress)
 			       op_name[i], atomic_load(&shm->ops[i]),
 			       atomic_load(&shm->ops[i]) / (elapsed / 1e6),
 			       atomic_load(&shm->fails[i]));
-	if (!status(dev, &st1))
+	if (!dev_status(dev, &st1))
 		ksft_print_msg("module: tokens %llu exported, %llu redeemed, %llu revoked, %llu expired, %llu reaped; registrations %llu created, %llu replaced; %llu events, %llu messages\n",
 			       st1.tokens_exported - st0.tokens_exported,
 			       st1.tokens_redeemed - st0.tokens_redeemed,
