@@ -225,7 +225,9 @@ TEST(register_listener_racing_accept)
 		pthread_barrier_init(&r.go, NULL, 2);
 		ASSERT_EQ(0, pthread_create(&t, NULL, register_listener, &r));
 		pthread_barrier_wait(&r.go);
-		a = accept(r.listener, NULL, NULL);
+		/* The registration makes the listener non-blocking. */
+		while ((a = accept(r.listener, NULL, NULL)) < 0 && errno == EAGAIN)
+			signalled(r.listener, 1000);
 		pthread_join(t, NULL);
 		pthread_barrier_destroy(&r.go);
 		ASSERT_GE(a, 0);
