@@ -97,7 +97,7 @@ build_locked() {
 	fi
 	local start=$SECONDS
 	mkdir -p "$dir"
-	log "building into $dir (log: $dir/build.log; about 15 min on 2 cores)"
+	log "building into $dir (log: $dir/build.log; 5-15 min on 2 CPUs)"
 	if [ ! -f "$tree/Makefile" ]; then
 		rm -rf "$dir/extract"
 		mkdir -p "$dir/extract"
