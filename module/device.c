@@ -18,6 +18,8 @@
 #define SS_DUPLICATE_SIZE_VER0	64
 #define SS_REDEEM_SIZE_VER0	48
 #define SS_REVOKE_SIZE_VER0	48
+#define SS_DUPLICATE_VEC_SIZE_VER0	72
+#define SS_REDEEM_VEC_SIZE_VER0	64
 #define SS_SELECT_SIZE_VER0	32
 #define SS_ENUM_SIZE_VER0	72
 #define SS_QUEUE_SIZE_VER0	8
@@ -100,11 +102,69 @@ static u32 ss_ttl_ms(u32 requested)
 	return clamp(READ_ONCE(ss_default_ttl_ms), 1U, longest);
 }
 
+/* Take a reference to the socket file behind @fd. */
+static int ss_fget_socket(int fd, struct file **filep)
+{
+	struct file *file = fget(fd);
+
+	if (!file)
+		return -EBADF;
+	if (!sock_from_file(file)) {
+		fput(file);
+		return -ENOTSOCK;
+	}
+	*filep = file;
+	return 0;
+}
+
+/* Take a reference to each of the @nr sockets named in the user array. */
+static int ss_fget_sockets(const s32 __user *ufds, unsigned int nr,
+			   struct file **files)
+{
+	unsigned int i;
+	int err = 0;
+	s32 fd;
+
+	for (i = 0; i < nr && !err; i++)
+		err = get_user(fd, &ufds[i]) ?: ss_fget_socket(fd, &files[i]);
+	if (err)
+		for (i--; i--;)
+			fput(files[i]);
+	return err;
+}
+
+/*
+ * Export @files (the references are consumed) to the process @pid_nr as
+ * one token, and copy the argument @args, holding @info, back to @uarg.
+ */
+static int ss_export(struct file **files, unsigned int nr, pid_t pid_nr,
+		     u32 ttl_ms, struct sharedsock_info *info,
+		     void __user *uarg, const void *args, size_t len)
+{
+	struct pid *pid = ss_get_target_pid(pid_nr);
+	int err;
+
+	if (IS_ERR(pid)) {
+		while (nr--)
+			fput(files[nr]);
+		return PTR_ERR(pid);
+	}
+	err = ss_token_export(files, nr, pid, ttl_ms, info);
+	put_pid(pid);
+	if (err)
+		return err;
+	if (copy_to_user(uarg, args, len)) {
+		/* Nobody saw the secret: withdraw the token. */
+		ss_token_revoke(info);
+		return -EFAULT;
+	}
+	return 0;
+}
+
 static long ss_ioctl_duplicate(void __user *uarg)
 {
 	struct sharedsock_duplicate args;
 	struct file *file;
-	struct pid *pid;
 	u32 ttl_ms;
 	int err;
 
@@ -114,47 +174,80 @@ static long ss_ioctl_duplicate(void __user *uarg)
 	ttl_ms = ss_ttl_ms(args.ttl_ms);
 	if (args.flags || args.reserved || !ttl_ms)
 		return -EINVAL;
-
-	file = fget(args.fd);
-	if (!file)
-		return -EBADF;
-	if (!sock_from_file(file)) {
-		err = -ENOTSOCK;
-		goto out_file;
-	}
-	pid = ss_get_target_pid(args.pid);
-	if (IS_ERR(pid)) {
-		err = PTR_ERR(pid);
-		goto out_file;
-	}
-	err = ss_token_export(file, pid, ttl_ms, &args.info);
-	put_pid(pid);
+	err = ss_fget_socket(args.fd, &file);
 	if (err)
-		goto out_file;
+		return err;
+	return ss_export(&file, 1, args.pid, ttl_ms, &args.info, uarg, &args,
+			 min_t(size_t, args.size, sizeof(args)));
+}
 
-	if (copy_to_user(uarg, &args, min_t(size_t, args.size, sizeof(args)))) {
-		/* Nobody saw the secret: withdraw the token. */
-		ss_token_revoke(&args.info);
-		err = -EFAULT;
-	}
-out_file:
-	fput(file);
+static long ss_ioctl_duplicate_vec(void __user *uarg)
+{
+	struct sharedsock_duplicate_vec args;
+	struct file **files;
+	u32 ttl_ms;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_DUPLICATE_VEC_SIZE_VER0,
+			   uarg);
+	if (err)
+		return err;
+	ttl_ms = ss_ttl_ms(args.ttl_ms);
+	if (args.flags || args.reserved || !ttl_ms || !args.count ||
+	    args.count > SHAREDSOCK_VEC_MAX)
+		return -EINVAL;
+	files = kmalloc_array(args.count, sizeof(*files), GFP_KERNEL);
+	if (!files)
+		return -ENOMEM;
+	err = ss_fget_sockets(u64_to_user_ptr(args.fds), args.count, files);
+	if (!err)
+		err = ss_export(files, args.count, args.pid, ttl_ms, &args.info,
+				uarg, &args,
+				min_t(size_t, args.size, sizeof(args)));
+	kfree(files);
 	return err;
+}
+
+static unsigned int ss_redeem_o_flags(u32 flags)
+{
+	return flags & SHAREDSOCK_REDEEM_CLOEXEC ? O_CLOEXEC : 0;
 }
 
 static long ss_ioctl_redeem(const void __user *uarg)
 {
 	struct sharedsock_redeem args;
-	int err;
+	int err, fd;
 
 	err = ss_copy_args(&args, sizeof(args), SS_REDEEM_SIZE_VER0, uarg);
 	if (err)
 		return err;
 	if ((args.flags & ~SHAREDSOCK_REDEEM_CLOEXEC) || args.info.reserved)
 		return -EINVAL;
-	return ss_token_redeem(&args.info,
-			       args.flags & SHAREDSOCK_REDEEM_CLOEXEC ?
-			       O_CLOEXEC : 0);
+	err = ss_token_redeem(&args.info, ss_redeem_o_flags(args.flags), &fd,
+			      1, NULL);
+	return err < 0 ? err : fd;
+}
+
+static long ss_ioctl_redeem_vec(const void __user *uarg)
+{
+	struct sharedsock_redeem_vec args;
+	unsigned int room;
+	int err, *fds;
+
+	err = ss_copy_args(&args, sizeof(args), SS_REDEEM_VEC_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if ((args.flags & ~SHAREDSOCK_REDEEM_CLOEXEC) || args.reserved ||
+	    args.info.reserved || !args.count)
+		return -EINVAL;
+	room = min_t(u32, args.count, SHAREDSOCK_VEC_MAX);
+	fds = kmalloc_array(room, sizeof(*fds), GFP_KERNEL);
+	if (!fds)
+		return -ENOMEM;
+	err = ss_token_redeem(&args.info, ss_redeem_o_flags(args.flags), fds,
+			      room, u64_to_user_ptr(args.fds));
+	kfree(fds);
+	return err;
 }
 
 static long ss_ioctl_revoke(const void __user *uarg)
@@ -318,6 +411,10 @@ static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ss_ioctl_redeem(uarg);
 	case SHAREDSOCK_IOC_REVOKE:
 		return ss_ioctl_revoke(uarg);
+	case SHAREDSOCK_IOC_DUPLICATE_VEC:
+		return ss_ioctl_duplicate_vec(uarg);
+	case SHAREDSOCK_IOC_REDEEM_VEC:
+		return ss_ioctl_redeem_vec(uarg);
 	case SHAREDSOCK_IOC_SELECT:
 		return ss_ioctl_select(uarg);
 	case SHAREDSOCK_IOC_ENUM:
@@ -352,6 +449,10 @@ int ss_device_init(void)
 	BUILD_BUG_ON(sizeof(struct sharedsock_duplicate) != SS_DUPLICATE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_redeem) != SS_REDEEM_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_revoke) != SS_REVOKE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_duplicate_vec) !=
+		     SS_DUPLICATE_VEC_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_redeem_vec) !=
+		     SS_REDEEM_VEC_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_select) != SS_SELECT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_enum) != SS_ENUM_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_queue_create) != SS_QUEUE_SIZE_VER0);

@@ -37,10 +37,12 @@ void ss_user_insert(struct ss_user *user)
 	hash_add(ss_users, &user->node, __kuid_val(user->uid));
 }
 
-void ss_user_uncharge(struct ss_user *user)
+/* Drop @n sockets from the user's count; frees the user at zero. */
+void ss_user_uncharge(struct ss_user *user, unsigned int n)
 {
 	lockdep_assert_held(&sharedsock_lock);
-	if (--user->pending)
+	user->pending -= n;
+	if (user->pending)
 		return;
 	hash_del(&user->node);
 	kfree(user);

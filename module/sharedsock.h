@@ -14,7 +14,7 @@
 #include <linux/workqueue.h>
 #include <linux/sharedsock.h>
 
-#define SHAREDSOCK_VERSION	"0.2"
+#define SHAREDSOCK_VERSION	"0.3"
 
 /* Counters since load (stats.c), per CPU: bumped on hot paths too. */
 enum ss_stat {
@@ -85,7 +85,8 @@ struct ss_target {
  * struct ss_user - pending-token count of one user (real uid of exporters)
  * @node:    in the user table, under sharedsock_lock
  * @uid:     the user
- * @pending: tokens charged to @uid; the object is freed when it drops to 0
+ * @pending: sockets in the tokens charged to @uid; the object is freed
+ *           when it drops to 0
  *
  * Created and freed under sharedsock_lock; tokens point at it while charged.
  */
@@ -109,7 +110,7 @@ void ss_targets_for_each(void (*fn)(struct list_head *tokens, void *arg),
 struct ss_user *ss_user_alloc(kuid_t uid);
 struct ss_user *ss_user_find(kuid_t uid);
 void ss_user_insert(struct ss_user *user);
-void ss_user_uncharge(struct ss_user *user);
+void ss_user_uncharge(struct ss_user *user, unsigned int n);
 
 /* device.c */
 int ss_device_init(void);
@@ -118,9 +119,10 @@ void ss_device_exit(void);
 /* token.c */
 int ss_tokens_init(void);
 void ss_tokens_exit(void);
-int ss_token_export(struct file *file, struct pid *pid, u32 ttl_ms,
-		    struct sharedsock_info *info);
-int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags);
+int ss_token_export(struct file **files, unsigned int nr, struct pid *pid,
+		    u32 ttl_ms, struct sharedsock_info *info);
+int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags,
+		    int *fds, unsigned int room, int __user *ufds);
 int ss_token_revoke(const struct sharedsock_info *info);
 bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
 		    unsigned int max);

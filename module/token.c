@@ -9,6 +9,7 @@
  */
 #include <crypto/algapi.h>
 #include <linux/cred.h>
+#include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/net.h>
 #include <linux/pid_namespace.h>
@@ -35,7 +36,9 @@ enum ss_token_state {
  * @node:        in ss_tokens, keyed by @id, while linked
  * @id:          public identifier, unique for the module's lifetime
  * @secret:      random proof of possession, compared in constant time
- * @file:        the socket's file; the token owns one reference
+ * @file:        the socket's file when @nr_files is 1, else
+ * @files:       an array of @nr_files sockets' files, owned by the token;
+ *               the token owns a reference to each file not yet redeemed
  * @target:      the only process that may redeem; NULL once unlinked
  * @target_link: on @target->tokens while linked; on a reap list after
  * @owner:       user charged for the token while linked
@@ -43,6 +46,9 @@ enum ss_token_state {
  * @expiry:      ends the token at the end of its lifetime
  * @ttl_ms:      lifetime asked for at export
  * @state:       enum ss_token_state
+ * @nr_files:    sockets the token carries, 1 to SHAREDSOCK_VEC_MAX
+ * @next_file:   sockets already redeemed, in export order; only a claimant
+ *               advances it, under sharedsock_lock
  *
  * Everything but @file, @exporter and @secret is under sharedsock_lock.  A linked
  * token is owned by the token table; the path that unlinks it (redeem,
@@ -54,7 +60,10 @@ struct ss_token {
 	struct rhash_head node;
 	u64 id;
 	u8 secret[SHAREDSOCK_SECRET_SIZE];
-	struct file *file;
+	union {
+		struct file *file;
+		struct file **files;
+	};
 	struct ss_target *target;
 	struct list_head target_link;
 	struct ss_user *owner;
@@ -62,6 +71,8 @@ struct ss_token {
 	struct timer_list expiry;
 	u32 ttl_ms;
 	u8 state;
+	u8 nr_files;
+	u8 next_file;
 };
 
 static const struct rhashtable_params ss_token_params = {
@@ -75,6 +86,17 @@ static struct kmem_cache *ss_token_cache;
 static struct rhashtable ss_tokens;	/* lookups and changes under sharedsock_lock */
 static u64 ss_last_id;			/* under sharedsock_lock */
 
+static struct file **ss_token_files(struct ss_token *tok)
+{
+	return tok->nr_files == 1 ? &tok->file : tok->files;
+}
+
+/* The socket that the token's next redeem installs. */
+static struct socket *ss_token_next_sock(struct ss_token *tok)
+{
+	return sock_from_file(ss_token_files(tok)[tok->next_file]);
+}
+
 /* Remove a token from the table, its target and its user's count. */
 static void ss_token_unlink(struct ss_token *tok)
 {
@@ -82,7 +104,7 @@ static void ss_token_unlink(struct ss_token *tok)
 	rhashtable_remove_fast(&ss_tokens, &tok->node, ss_token_params);
 	list_del(&tok->target_link);
 	tok->target = NULL;
-	ss_user_uncharge(tok->owner);
+	ss_user_uncharge(tok->owner, tok->nr_files - tok->next_file);
 	tok->owner = NULL;
 }
 
@@ -108,7 +130,13 @@ static bool ss_token_kill(struct ss_token *tok)
 
 static void ss_token_free(struct ss_token *tok)
 {
-	fput(tok->file);
+	struct file **files = ss_token_files(tok);
+	unsigned int i;
+
+	for (i = tok->next_file; i < tok->nr_files; i++)
+		fput(files[i]);
+	if (tok->nr_files > 1)
+		kfree(files);
 	put_pid(tok->exporter);
 	kmem_cache_free(ss_token_cache, tok);
 }
@@ -169,10 +197,10 @@ static unsigned long ss_user_limit(void)
 	return READ_ONCE(ss_max_user_tokens) ?: rlimit(RLIMIT_NOFILE);
 }
 
-static void ss_token_fill_info(const struct ss_token *tok,
+static void ss_token_fill_info(struct ss_token *tok,
 			       struct sharedsock_info *info)
 {
-	struct socket *sock = sock_from_file(tok->file);
+	struct socket *sock = ss_token_next_sock(tok);
 
 	memset(info, 0, sizeof(*info));
 	info->family = READ_ONCE(sock->sk->sk_family);
@@ -209,7 +237,7 @@ static int ss_token_link_locked(struct ss_token *tok, struct pid *pid,
 			return err;
 	}
 	user = ss_user_find(uid);
-	if ((user ? user->pending : 0) >= limit)
+	if ((user ? user->pending : 0) + (unsigned long)tok->nr_files > limit)
 		return -ETOOMANYREFS;
 	if (!user && !*new_user)
 		return -ENOMEM;
@@ -223,7 +251,7 @@ static int ss_token_link_locked(struct ss_token *tok, struct pid *pid,
 		*new_user = NULL;
 		ss_user_insert(user);
 	}
-	user->pending++;
+	user->pending += tok->nr_files;
 	tok->owner = user;
 	tok->target = tgt;
 	list_add_tail(&tok->target_link, &tgt->tokens);
@@ -260,9 +288,26 @@ static int ss_token_link(struct ss_token *tok, struct pid *pid,
 	return err;
 }
 
+static int ss_token_take_files(struct ss_token *tok, struct file **files,
+			       unsigned int nr)
+{
+	if (nr == 1) {
+		tok->file = files[0];
+	} else {
+		tok->files = kmemdup(files, nr * sizeof(*files),
+				     GFP_KERNEL_ACCOUNT);
+		if (!tok->files)
+			return -ENOMEM;
+	}
+	tok->nr_files = nr;
+	return 0;
+}
+
 /**
- * ss_token_export - create a token for @file bound to the process @pid
- * @file:   a socket's file; the token takes its own reference
+ * ss_token_export - create a token for sockets, bound to the process @pid
+ * @files:  @nr sockets' files; the token takes over these references,
+ *          whether it is created or not (the array stays the caller's)
+ * @nr:     1 to SHAREDSOCK_VEC_MAX
  * @pid:    thread-group pid of the target process
  * @ttl_ms: lifetime of the token
  * @info:   filled with what the target needs to redeem
@@ -270,17 +315,23 @@ static int ss_token_link(struct ss_token *tok, struct pid *pid,
  * Return: 0, -ESRCH if the target has exited, -ETOOMANYREFS over the
  * caller's cap, -ENOMEM.
  */
-int ss_token_export(struct file *file, struct pid *pid, u32 ttl_ms,
-		    struct sharedsock_info *info)
+int ss_token_export(struct file **files, unsigned int nr, struct pid *pid,
+		    u32 ttl_ms, struct sharedsock_info *info)
 {
 	struct ss_token *tok;
-	int err;
+	int err = -ENOMEM;
 
 	tok = kmem_cache_zalloc(ss_token_cache, GFP_KERNEL_ACCOUNT);
-	if (!tok)
-		return -ENOMEM;
+	if (tok)
+		err = ss_token_take_files(tok, files, nr);
+	if (err) {
+		while (nr--)
+			fput(files[nr]);
+		if (tok)
+			kmem_cache_free(ss_token_cache, tok);
+		return err;
+	}
 	get_random_bytes(tok->secret, sizeof(tok->secret));
-	tok->file = get_file(file);
 	tok->exporter = get_task_pid(current, PIDTYPE_TGID);
 	tok->ttl_ms = ttl_ms;
 	INIT_LIST_HEAD(&tok->target_link);
@@ -305,50 +356,126 @@ static struct ss_token *ss_token_lookup(const struct sharedsock_info *info)
 	return tok;
 }
 
-/**
- * ss_token_redeem - install the socket of a token into the caller's fd table
- * @info:    the token
- * @o_flags: 0 or O_CLOEXEC
- *
- * The token is claimed while its file is installed, so that of concurrent
- * redeems exactly one proceeds; if installing fails (EMFILE), the token
- * becomes redeemable again unless it was killed meanwhile.
- *
- * Return: the new fd; -EINVAL for a token that is unknown, used, expired,
- * revoked or bound to another process; an error from receive_fd().
- */
-int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags)
+/* Claim the live token that @info names for the calling process. */
+static struct ss_token *ss_token_claim(const struct sharedsock_info *info)
 {
 	struct ss_token *tok;
-	int fd;
 
 	spin_lock_bh(&sharedsock_lock);
 	tok = ss_token_lookup(info);
-	if (!tok || tok->target->pid != task_tgid(current)) {
-		spin_unlock_bh(&sharedsock_lock);
-		return -EINVAL;
-	}
-	tok->state = SS_TOKEN_CLAIMED;
+	if (tok && tok->target->pid == task_tgid(current))
+		tok->state = SS_TOKEN_CLAIMED;
+	else
+		tok = NULL;
 	spin_unlock_bh(&sharedsock_lock);
+	return tok;
+}
 
-	fd = ss_receive_fd(tok->file, o_flags);
+/*
+ * Install up to @room of a claimed token's remaining sockets into @fds.
+ * Returns how many, or the error of the first when none could be.
+ */
+static int ss_token_install(struct ss_token *tok, unsigned int o_flags,
+			    int *fds, unsigned int room)
+{
+	struct file **files = ss_token_files(tok) + tok->next_file;
+	unsigned int n = min_t(unsigned int, room,
+			       tok->nr_files - tok->next_file);
+	unsigned int i;
+	int fd = 0;
+
+	for (i = 0; i < n; i++) {
+		fd = ss_receive_fd(files[i], o_flags);
+		if (fd < 0)
+			break;
+		fds[i] = fd;
+	}
+	return i ?: fd;
+}
+
+/*
+ * The claimant's verdict on its token after installing @n sockets (or
+ * failing with @n < 0).  Returns true when the caller must free the token.
+ */
+static bool ss_token_settle(struct ss_token *tok, int n)
+{
+	bool ended;
+
+	lockdep_assert_held(&sharedsock_lock);
+	if (tok->state == SS_TOKEN_DOOMED) {
+		/* Killed meanwhile: everything was uncharged then. */
+		if (n > 0)
+			tok->next_file += n;
+		return true;
+	}
+	ended = n > 0 && tok->next_file + n == tok->nr_files;
+	if (ended) {
+		ss_token_unlink(tok);
+		tok->state = SS_TOKEN_DEAD;
+		ss_stat_add(SS_STAT_TOKENS_REDEEMED, 1);
+	} else {
+		if (n > 0)
+			ss_user_uncharge(tok->owner, n);
+		tok->state = SS_TOKEN_LIVE;
+	}
+	if (n > 0)
+		tok->next_file += n;
+	return ended;
+}
+
+/**
+ * ss_token_redeem - install a token's sockets into the caller's fd table
+ * @info:    the token
+ * @o_flags: 0 or O_CLOEXEC
+ * @fds:     gets the new descriptors
+ * @room:    size of @fds, at least 1
+ * @ufds:    user copy of @fds to write before the token lets the sockets
+ *           go, or NULL
+ *
+ * The token is claimed while its files are installed, so that of
+ * concurrent redeems exactly one proceeds; sockets that could not be
+ * installed (EMFILE) stay in the token, which becomes redeemable again
+ * unless it was killed meanwhile.
+ *
+ * Return: how many descriptors were installed; -EINVAL for a token that is
+ * unknown, used, expired, revoked or bound to another process; -EFAULT if
+ * @ufds could not be written (nothing is then taken from the token); an
+ * error from receive_fd() when not even one socket could be installed.
+ */
+int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags,
+		    int *fds, unsigned int room, int __user *ufds)
+{
+	struct ss_token *tok;
+	struct file **files;
+	bool ended;
+	int i, n;
+
+	tok = ss_token_claim(info);
+	if (!tok)
+		return -EINVAL;
+
+	n = ss_token_install(tok, o_flags, fds, room);
+	if (n > 0 && ufds && copy_to_user(ufds, fds, n * sizeof(*fds))) {
+		/*
+		 * Only a racing munmap() gets here: take the descriptors
+		 * back, and the token keeps its sockets.
+		 */
+		for (i = 0; i < n; i++)
+			close_fd(fds[i]);
+		n = -EFAULT;
+	}
+	/* Claimed: nobody else touches the files being handed over. */
+	files = ss_token_files(tok) + tok->next_file;
+	for (i = 0; i < n; i++)
+		fput(files[i]);
 
 	spin_lock_bh(&sharedsock_lock);
-	if (tok->state == SS_TOKEN_CLAIMED) {
-		if (fd < 0) {
-			tok->state = SS_TOKEN_LIVE;
-			tok = NULL;
-		} else {
-			ss_token_unlink(tok);
-			tok->state = SS_TOKEN_DEAD;
-			ss_stat_add(SS_STAT_TOKENS_REDEEMED, 1);
-		}
-	}
+	ended = ss_token_settle(tok, n);
 	spin_unlock_bh(&sharedsock_lock);
 
-	if (tok)
+	if (ended)
 		ss_token_destroy(tok);
-	return fd;
+	return n;
 }
 
 /**
@@ -401,7 +528,7 @@ static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l)
 {
 	struct sharedsock_token_entry *e = &l->entries[l->total];
 	unsigned long ttl = msecs_to_jiffies(tok->ttl_ms);
-	struct socket *sock = sock_from_file(tok->file);
+	struct socket *sock = ss_token_next_sock(tok);
 
 	memset(e, 0, sizeof(*e));
 	e->id = tok->id;

@@ -69,7 +69,8 @@ struct sharedsock_duplicate {
  * @flags:    SHAREDSOCK_REDEEM_* bits
  * @info:     in: the token, as returned to the exporter
  *
- * The ioctl returns the new descriptor, as pidfd_getfd(2) does.
+ * The ioctl returns the new descriptor, as pidfd_getfd(2) does.  A token
+ * from SHAREDSOCK_IOC_DUPLICATE_VEC gives its next socket.
  */
 struct sharedsock_redeem {
 	__u32 size;
@@ -86,6 +87,60 @@ struct sharedsock_redeem {
 struct sharedsock_revoke {
 	__u32 size;
 	__u32 flags;
+	struct sharedsock_info info;
+};
+
+/* Most sockets one token carries (SCM_RIGHTS's limit per message). */
+#define SHAREDSOCK_VEC_MAX	253
+
+/**
+ * struct sharedsock_duplicate_vec - SHAREDSOCK_IOC_DUPLICATE_VEC argument
+ * @size:     sizeof(struct sharedsock_duplicate_vec)
+ * @flags:    must be zero
+ * @fds:      in: user pointer to @count __s32 socket descriptors
+ * @count:    in: 1 to SHAREDSOCK_VEC_MAX
+ * @pid:      in: the target process, in the caller's pid namespace
+ * @ttl_ms:   in: as in struct sharedsock_duplicate
+ * @reserved: must be zero
+ * @info:     out: one token for all the sockets; @family, @type and
+ *            @protocol describe the first
+ *
+ * Every socket counts against the caller's token cap.  Either one token
+ * carries them all, or nothing is exported.
+ */
+struct sharedsock_duplicate_vec {
+	__u32 size;
+	__u32 flags;
+	__u64 fds;
+	__u32 count;
+	__s32 pid;
+	__u32 ttl_ms;
+	__u32 reserved;
+	struct sharedsock_info info;
+};
+
+/**
+ * struct sharedsock_redeem_vec - SHAREDSOCK_IOC_REDEEM_VEC argument
+ * @size:     sizeof(struct sharedsock_redeem_vec)
+ * @flags:    SHAREDSOCK_REDEEM_* bits
+ * @fds:      in: user pointer to room for @count __s32; out: the new
+ *            descriptors, in the order the sockets were exported
+ * @count:    in: room in @fds, at least 1
+ * @reserved: must be zero
+ * @info:     in: the token
+ *
+ * The ioctl returns how many descriptors it installed: the token's
+ * remaining sockets, or fewer when @count or the descriptor table runs out
+ * of room.  Sockets not installed stay in the token for a later redeem
+ * (SHAREDSOCK_IOC_REDEEM takes them one at a time); the token ends with
+ * its last socket.
+ */
+struct sharedsock_redeem_vec {
+	__u32 size;
+	__u32 flags;
+	__u64 fds;
+	__u32 count;
+	__u32 reserved;
 	struct sharedsock_info info;
 };
 
@@ -333,6 +388,10 @@ struct sharedsock_list {
 	_IOW(SHAREDSOCK_IOC_MAGIC, 0x02, struct sharedsock_redeem)
 #define SHAREDSOCK_IOC_REVOKE \
 	_IOW(SHAREDSOCK_IOC_MAGIC, 0x03, struct sharedsock_revoke)
+#define SHAREDSOCK_IOC_DUPLICATE_VEC \
+	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x04, struct sharedsock_duplicate_vec)
+#define SHAREDSOCK_IOC_REDEEM_VEC \
+	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x05, struct sharedsock_redeem_vec)
 #define SHAREDSOCK_IOC_SELECT \
 	_IOW(SHAREDSOCK_IOC_MAGIC, 0x10, struct sharedsock_select)
 #define SHAREDSOCK_IOC_ENUM \

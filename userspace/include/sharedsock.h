@@ -41,6 +41,9 @@ extern "C" {
 
 #define SS_TOKEN_SECRET_SIZE			16
 
+/* Most sockets one token carries (ss_duplicate_sockets). */
+#define SS_MAX_TOKEN_SOCKETS			253
+
 /*
  * What the target needs to redeem a duplicate.  Fixed size, plain bytes:
  * send it over any IPC.  The token fields are opaque.
@@ -77,8 +80,30 @@ int ss_duplicate_socket_ttl(int sockfd, pid_t target_pid,
 			    unsigned int ttl_ms,
 			    struct ss_protocol_info *info);
 
-/* Redeem a token into a new descriptor; @flags is 0 or O_CLOEXEC. */
+/*
+ * Redeem a token into a new descriptor; @flags is 0 or O_CLOEXEC.  A token
+ * of several sockets gives its next one.
+ */
 int ss_socket_from_info(const struct ss_protocol_info *info, int flags);
+
+/*
+ * Export @count sockets (1 to SS_MAX_TOKEN_SOCKETS) as ONE token for
+ * @target_pid: a batch handoff in one call and one IPC message.  @ttl_ms 0
+ * selects the module default.  @info's family/type/protocol describe the
+ * first socket.  All sockets are exported, or none.
+ */
+int ss_duplicate_sockets(const int *sockfds, unsigned int count,
+			 pid_t target_pid, unsigned int ttl_ms,
+			 struct ss_protocol_info *info);
+
+/*
+ * Redeem up to @max of a token's sockets into @fds, in export order;
+ * returns how many.  Sockets beyond @max or a full descriptor table stay
+ * in the token for the next call; the token ends with its last socket.
+ * ss_socket_from_info() takes them one at a time.  @flags: 0 or O_CLOEXEC.
+ */
+int ss_sockets_from_info(const struct ss_protocol_info *info, int *fds,
+			 unsigned int max, int flags);
 
 /* Withdraw an unredeemed token (its exporter, or the same user). */
 int ss_revoke(const struct ss_protocol_info *info);

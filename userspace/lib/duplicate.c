@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -63,11 +64,34 @@ int ss_duplicate_socket(int sockfd, pid_t target_pid,
 	return ss_duplicate_socket_ttl(sockfd, target_pid, 0, info);
 }
 
-int ss_socket_from_info(const struct ss_protocol_info *info, int flags)
+int ss_duplicate_sockets(const int *sockfds, unsigned int count,
+			 pid_t target_pid, unsigned int ttl_ms,
+			 struct ss_protocol_info *info)
 {
-	struct sharedsock_redeem args = { .size = sizeof(args) };
+	struct sharedsock_duplicate_vec args = {
+		.size = sizeof(args),
+		.fds = (uintptr_t)sockfds,
+		.count = count,
+		.pid = target_pid,
+		.ttl_ms = ttl_ms,
+	};
 	int dev;
 
+	if (!info) {
+		errno = EFAULT;
+		return -1;
+	}
+	dev = ss_device();
+	if (dev < 0 || ioctl(dev, SHAREDSOCK_IOC_DUPLICATE_VEC, &args) < 0)
+		return -1;
+	memcpy(info, &args.info, sizeof(*info));
+	return 0;
+}
+
+/* Check a redeem's arguments; returns the device fd or -1 with errno. */
+static int ss_redeem_prepare(const struct ss_protocol_info *info, int flags,
+			     __u32 *kflags, struct sharedsock_info *kinfo)
+{
 	if (!info) {
 		errno = EFAULT;
 		return -1;
@@ -76,13 +100,39 @@ int ss_socket_from_info(const struct ss_protocol_info *info, int flags)
 		errno = EINVAL;
 		return -1;
 	}
-	dev = ss_device();
+	*kflags = flags & O_CLOEXEC ? SHAREDSOCK_REDEEM_CLOEXEC : 0;
+	ss_info_to_kernel(info, kinfo);
+	return ss_device();
+}
+
+int ss_socket_from_info(const struct ss_protocol_info *info, int flags)
+{
+	struct sharedsock_redeem args = { .size = sizeof(args) };
+	int dev = ss_redeem_prepare(info, flags, &args.flags, &args.info);
+
 	if (dev < 0)
 		return -1;
-	if (flags & O_CLOEXEC)
-		args.flags |= SHAREDSOCK_REDEEM_CLOEXEC;
-	ss_info_to_kernel(info, &args.info);
 	return ioctl(dev, SHAREDSOCK_IOC_REDEEM, &args);
+}
+
+int ss_sockets_from_info(const struct ss_protocol_info *info, int *fds,
+			 unsigned int max, int flags)
+{
+	struct sharedsock_redeem_vec args = {
+		.size = sizeof(args),
+		.fds = (uintptr_t)fds,
+		.count = max,
+	};
+	int dev;
+
+	if (!fds && max) {
+		errno = EFAULT;
+		return -1;
+	}
+	dev = ss_redeem_prepare(info, flags, &args.flags, &args.info);
+	if (dev < 0)
+		return -1;
+	return ioctl(dev, SHAREDSOCK_IOC_REDEEM_VEC, &args);
 }
 
 int ss_revoke(const struct ss_protocol_info *info)
