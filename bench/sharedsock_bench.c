@@ -638,11 +638,14 @@ static int dev_status(int dev, struct sharedsock_status *st)
 /* ------------------------------------------------------------------ */
 /* 1. Handoff: A hands connected TCP sockets to B                      */
 
-enum { M_SS, M_SCM, M_PIDFD, M_NR };
+enum { M_SS, M_SSV, M_SCM, M_PIDFD, M_NR };
 
-static const char *const mech_key[M_NR] = { "sharedsock", "scm_rights", "pidfd_getfd" };
+static const char *const mech_key[M_NR] = {
+	"sharedsock", "sharedsock_vec", "scm_rights", "pidfd_getfd"
+};
 static const char *const mech_label[M_NR] = {
-	"sharedsock (dup, pipe, redeem)",
+	"sharedsock, a token per socket (dup, pipe, redeem)",
+	"sharedsock vectored, one token (dup_vec, pipe, redeem_vec)",
 	"SCM_RIGHTS (AF_UNIX socketpair)",
 	"pidfd_getfd (fd number over pipe)",
 };
@@ -702,6 +705,20 @@ static int ho_receive(struct ho *h, int mech, int n, int *fds)
 				fail("B: ss_socket_from_info");
 				break;
 			}
+		}
+		return got;
+	case M_SSV:
+		if (read_full(h->data[0], infos, sizeof(infos[0])))
+			return fail("B: read token");
+		while (got < n) {
+			int k = ss_sockets_from_info(&infos[0], fds + got,
+						     (unsigned int)(n - got), 0);
+
+			if (k <= 0) {
+				fail("B: ss_sockets_from_info");
+				break;
+			}
+			got += k;
 		}
 		return got;
 	case M_SCM: {
@@ -834,6 +851,12 @@ static int ho_run(struct ho *h, int mech, int n, int iters, bool verify, int cpu
 			if (write_full(h->data[1], infos, sizeof(infos[0]) * (size_t)n))
 				return fail("A: write tokens");
 			break;
+		case M_SSV:
+			if (ss_duplicate_sockets(h->pool, (unsigned int)n, h->b, 0, &infos[0]))
+				return fail("A: ss_duplicate_sockets");
+			if (write_full(h->data[1], infos, sizeof(infos[0])))
+				return fail("A: write token");
+			break;
 		case M_SCM:
 			if (sendmsg(h->unx[0], &m, 0) != 1)
 				return fail("A: sendmsg SCM_RIGHTS");
@@ -965,9 +988,12 @@ static int phase_handoff(void)
 					v[m] = median_u64(lat, (size_t)iters) / n;
 					row_add(row[pl][s][m], v[m]);
 				}
-				row_ratio(row[pl][s][M_SS], row[pl][s][M_SCM], v[M_SS] / v[M_SCM]);
-				row_ratio(row[pl][s][M_SS], row[pl][s][M_PIDFD],
-					  v[M_SS] / v[M_PIDFD]);
+				for (int m = M_SS; m <= M_SSV; m++) {
+					row_ratio(row[pl][s][m], row[pl][s][M_SCM],
+						  v[m] / v[M_SCM]);
+					row_ratio(row[pl][s][m], row[pl][s][M_PIDFD],
+						  v[m] / v[M_PIDFD]);
+				}
 			}
 		say("handoff run %d/%d: %.1f s", r + 1, opt.runs, (now_ns() - t0) / 1e9);
 	}
@@ -1988,11 +2014,27 @@ static int scm_roundtrip(const int *sp, int sock, int nf)
 	return 0;
 }
 
+/* One vectored handoff of @nf sockets to this process, then close them. */
+static int vec_roundtrip(const int *socks, int nf)
+{
+	struct ss_protocol_info info;
+	int fds[HO_MAXN];
+
+	if (ss_duplicate_sockets(socks, (unsigned int)nf, getpid(), 0, &info))
+		return fail("ss_duplicate_sockets");
+	if (ss_sockets_from_info(&info, fds, HO_MAXN, 0) != nf)
+		return fail("ss_sockets_from_info");
+	for (int k = 0; k < nf; k++)
+		close(fds[k]);
+	return 0;
+}
+
 static int phase_micro(void)
 {
+	int pool64[HO_MAXN];
 	long n = opt.micro_ops;
 	struct ss_protocol_info *infos = calloc((size_t)n, sizeof(*infos));
-	int rows[14], sock, pidfd, sp[2], pp[2], evfd, ep, c, srv, dummy;
+	int rows[16], sock, pidfd, sp[2], pp[2], evfd, ep, c, srv, dummy;
 	struct epoll_event eev = { .events = EPOLLIN };
 	char buf[64];
 
@@ -2029,6 +2071,10 @@ static int phase_micro(void)
 			   "ns/op");
 	rows[12] = row_new("micro.ss_dup_revoke", "ss_duplicate_socket + ss_revoke (to self)",
 			   "ns/op");
+	rows[13] = row_new("micro.ss_vec64", "ss_duplicate_sockets + ss_sockets_from_info"
+			   " + close, 64 sockets, 1 proc", "ns/socket");
+	for (int k = 0; k < HO_MAXN; k++)
+		pool64[k] = sock;
 
 	for (int r = 0; r < opt.runs; r++) {
 		struct ss_network_events ne;
@@ -2088,6 +2134,8 @@ static int phase_micro(void)
 		TIMED(rows[12], n, 1,
 		      if (ss_duplicate_socket(sock, getpid(), &infos[0]) || ss_revoke(&infos[0]))
 			      return fail("duplicate + revoke"););
+		TIMED(rows[13], n64, HO_MAXN,
+		      if (vec_roundtrip(pool64, HO_MAXN)) return -1;);
 #undef TIMED
 	}
 	free(infos);
@@ -2366,6 +2414,21 @@ static int tr_tokens(void *arg)
 	return 0;
 }
 
+static int tr_vec(void *arg)
+{
+	int socks[4] = { *(int *)arg, *(int *)arg, *(int *)arg, *(int *)arg };
+	struct ss_protocol_info info;
+	int fds[4];
+
+	if (ss_duplicate_sockets(socks, 4, getpid(), 0, &info))
+		return fail("ss_duplicate_sockets");
+	if (ss_sockets_from_info(&info, fds, 4, 0) != 4)
+		return fail("ss_sockets_from_info");
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	return 0;
+}
+
 static int tr_packets(void *arg)
 {
 	int *fds = arg;
@@ -2415,6 +2478,7 @@ static int phase_trace(void)
 	    tr_packets(fds))
 		return -1;
 	if (tr_run("3 duplicates then 3 redeems+closes", "ss_ioctl", "4", tr_tokens, &sock) ||
+	    tr_run("a vectored handoff of 4 sockets", "ss_ioctl", "5", tr_vec, &sock) ||
 	    tr_run("3 x (64 B send, recv) on a registered TCP socket",
 		   "ss_reg_wake ss_recvmsg", "3", tr_packets, fds) ||
 	    tr_run("3 ss_enum_network_events", "ss_ioctl", "3", tr_enum, fds))
@@ -2435,8 +2499,8 @@ struct target {
 };
 
 static struct target targets[] = {
-	{ "batched handoff (x64), sharedsock / SCM_RIGHTS per socket",
-	  "handoff.64.sharedsock", "handoff.64.scm_rights", 0.8, false, "x" },
+	{ "batched handoff (x64), sharedsock vectored / SCM_RIGHTS per socket",
+	  "handoff.64.sharedsock_vec", "handoff.64.scm_rights", 0.8, false, "x" },
 	{ "single handoff, sharedsock / SCM_RIGHTS",
 	  "handoff.1.sharedsock", "handoff.1.scm_rights", 1.2, false, "x" },
 	{ "event latency, sharedsock / epoll",

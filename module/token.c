@@ -192,9 +192,13 @@ void ss_tokens_free(struct list_head *reaped)
 
 static unsigned long ss_user_limit(void)
 {
-	if (capable(CAP_SYS_RESOURCE) || capable(CAP_SYS_ADMIN))
-		return ULONG_MAX;
 	return READ_ONCE(ss_max_user_tokens) ?: rlimit(RLIMIT_NOFILE);
+}
+
+/* Asked only of a caller over its limit: capable() is not free. */
+static bool ss_user_exempt(void)
+{
+	return capable(CAP_SYS_RESOURCE) || capable(CAP_SYS_ADMIN);
 }
 
 static void ss_token_fill_info(struct ss_token *tok,
@@ -269,20 +273,34 @@ static int ss_token_link(struct ss_token *tok, struct pid *pid,
 	struct ss_target *new_tgt = NULL;
 	struct ss_user *new_user = NULL;
 	kuid_t uid = current_uid();
+	bool need_tgt, need_user;
 	int err;
 
-	spin_lock_bh(&sharedsock_lock);
-	if (!ss_target_find(pid) || !ss_user_find(uid)) {
+	for (;;) {
+		spin_lock_bh(&sharedsock_lock);
+		need_tgt = !new_tgt && !ss_target_find(pid);
+		need_user = !new_user && !ss_user_find(uid);
+		if (!need_tgt && !need_user) {
+			err = ss_token_link_locked(tok, pid, uid, limit,
+						   &new_tgt, &new_user, info);
+			spin_unlock_bh(&sharedsock_lock);
+			if (err != -ETOOMANYREFS || limit == ULONG_MAX ||
+			    !ss_user_exempt())
+				break;
+			limit = ULONG_MAX;
+			continue;
+		}
 		/* First token for this process or user: allocate unlocked. */
 		spin_unlock_bh(&sharedsock_lock);
-		new_tgt = ss_target_alloc(pid);
-		new_user = ss_user_alloc(uid);
-		spin_lock_bh(&sharedsock_lock);
+		if (need_tgt)
+			new_tgt = ss_target_alloc(pid);
+		if (need_user)
+			new_user = ss_user_alloc(uid);
+		if ((need_tgt && !new_tgt) || (need_user && !new_user)) {
+			err = -ENOMEM;
+			break;
+		}
 	}
-	err = ss_token_link_locked(tok, pid, uid, limit, &new_tgt, &new_user,
-				   info);
-	spin_unlock_bh(&sharedsock_lock);
-
 	ss_target_free_unused(new_tgt);
 	kfree(new_user);
 	return err;
