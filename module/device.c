@@ -240,6 +240,9 @@ static long ss_ioctl_redeem_vec(const void __user *uarg)
 	if ((args.flags & ~SHAREDSOCK_REDEEM_CLOEXEC) || args.reserved ||
 	    args.info.reserved || !args.count)
 		return -EINVAL;
+	/* NULL would tell ss_token_redeem() that nobody wants the numbers. */
+	if (!args.fds)
+		return -EFAULT;
 	room = min_t(u32, args.count, SHAREDSOCK_VEC_MAX);
 	fds = kmalloc_array(room, sizeof(*fds), GFP_KERNEL);
 	if (!fds)

@@ -116,19 +116,21 @@ static long now_us(void)
 
 enum cmd_idx {
 	C_DUPLICATE, C_REDEEM, C_REVOKE, C_SELECT, C_ENUM, C_QUEUE, C_STATUS,
-	C_LIST, C_RANDOM, C_FOREIGN, C_QREAD, C_NR
+	C_LIST, C_DUPVEC, C_REDEEMVEC, C_RANDOM, C_FOREIGN, C_QREAD, C_NR
 };
+#define NDEVCMD C_RANDOM	/* the device's own commands come first */
 
 static const char *const cmd_name[C_NR] = {
 	"DUPLICATE", "REDEEM", "REVOKE", "SELECT", "ENUM", "QUEUE_CREATE",
-	"STATUS", "LIST", "random ioctl on the device",
+	"STATUS", "LIST", "DUPLICATE_VEC", "REDEEM_VEC", "random ioctl on the device",
 	"sharedsock ioctl on another fd", "queue read",
 };
 
 static const unsigned long cmd_nr[] = {
 	SHAREDSOCK_IOC_DUPLICATE, SHAREDSOCK_IOC_REDEEM, SHAREDSOCK_IOC_REVOKE,
 	SHAREDSOCK_IOC_SELECT, SHAREDSOCK_IOC_ENUM, SHAREDSOCK_IOC_QUEUE_CREATE,
-	SHAREDSOCK_IOC_STATUS, SHAREDSOCK_IOC_LIST,
+	SHAREDSOCK_IOC_STATUS, SHAREDSOCK_IOC_LIST, SHAREDSOCK_IOC_DUPLICATE_VEC,
+	SHAREDSOCK_IOC_REDEEM_VEC,
 };
 
 static const size_t cmd_size[] = {
@@ -136,6 +138,7 @@ static const size_t cmd_size[] = {
 	sizeof(struct sharedsock_revoke), sizeof(struct sharedsock_select),
 	sizeof(struct sharedsock_enum), sizeof(struct sharedsock_queue_create),
 	sizeof(struct sharedsock_status), sizeof(struct sharedsock_list),
+	sizeof(struct sharedsock_duplicate_vec), sizeof(struct sharedsock_redeem_vec),
 };
 
 struct report {
@@ -456,6 +459,8 @@ union args {
 	struct sharedsock_queue_create q;
 	struct sharedsock_status st;
 	struct sharedsock_list list;
+	struct sharedsock_duplicate_vec dupv;
+	struct sharedsock_redeem_vec redv;
 	unsigned char raw[4096 + 64];
 };
 
@@ -510,6 +515,46 @@ static uint32_t pick_size(struct fuzzer *f, uint32_t good, uint32_t *trailing)
 	}
 }
 
+/* A socket count for the vectored calls: mostly valid, sometimes not. */
+static uint32_t pick_count(struct fuzzer *f)
+{
+	switch (below(&f->rng, 10)) {
+	case 0:
+		return 0;
+	case 1:
+		return SHAREDSOCK_VEC_MAX + below(&f->rng, 3) - 1;
+	case 2:
+		return pick_u32(f, ~0U);
+	default:
+		return 1 + below(&f->rng, 8);
+	}
+}
+
+/*
+ * A user array of @count descriptors for the vectored calls: filled with
+ * picks from the pool (@in) or left for the kernel to write, placed in the
+ * scratch area's last page, or NULL, read-only, unmapped.
+ */
+static uint64_t pick_array(struct fuzzer *f, uint32_t count, bool in, int *kinds)
+{
+	int32_t *fds = (int32_t *)(f->scratch + SCRATCH - f->page);
+	uint32_t n = count < (uint32_t)f->page / 4 ? count : (uint32_t)f->page / 4;
+
+	switch (below(&f->rng, 16)) {
+	case 0:
+		return 0;
+	case 1:
+		return (uintptr_t)f->ro;
+	case 2:
+		return (uintptr_t)f->unmapped;
+	case 3:		/* runs into the guard page */
+		return (uintptr_t)(f->scratch + SCRATCH - 4 * below(&f->rng, n + 1));
+	}
+	for (uint32_t i = 0; in && i < n; i++)
+		fds[i] = pick_fd(f, &kinds[i & 1]);
+	return (uintptr_t)fds;
+}
+
 /* Fill @a for command @c; returns the number of bytes that make it up. */
 static size_t build(struct fuzzer *f, int c, union args *a, int *kinds)
 {
@@ -542,6 +587,23 @@ static size_t build(struct fuzzer *f, int c, union args *a, int *kinds)
 	case C_REDEEM:
 		a->red.flags = pick_u32(f, below(&f->rng, 2));
 		token_arg(f, &a->red.info);
+		break;
+	case C_DUPVEC:
+		a->dupv.flags = pick_u32(f, 0);
+		a->dupv.count = pick_count(f);
+		a->dupv.fds = pick_array(f, a->dupv.count, true, kinds);
+		a->dupv.pid = pick_pid(f);
+		a->dupv.reserved = pick_u32(f, 0);
+		/* short-lived unless for us or our helper, as for DUPLICATE */
+		a->dupv.ttl_ms = a->dupv.pid == f->self || a->dupv.pid == f->helper ?
+				 0 : 1 + below(&f->rng, 2000);
+		break;
+	case C_REDEEMVEC:
+		a->redv.flags = pick_u32(f, below(&f->rng, 2));
+		a->redv.count = pick_count(f);
+		a->redv.fds = pick_array(f, a->redv.count, false, kinds);
+		a->redv.reserved = pick_u32(f, 0);
+		token_arg(f, &a->redv.info);
 		break;
 	case C_REVOKE:
 		a->rev.flags = pick_u32(f, 0);
@@ -690,7 +752,7 @@ static void check_errno(struct fuzzer *f, int c, int e, const int *kinds, int pl
 /* One ioctl on the device with a built argument. */
 static void fuzz_ioctl(struct fuzzer *f)
 {
-	static const unsigned int weight[] = { 22, 16, 10, 22, 12, 5, 4, 6 };
+	static const unsigned int weight[] = { 20, 14, 10, 20, 12, 5, 4, 6, 3, 3 };
 	union args a, out;
 	int c, x = below(&f->rng, 97), kinds[2], pl, dev, dkind = PK_DEVICE;
 	size_t len;
@@ -786,6 +848,35 @@ static void fuzz_ioctl(struct fuzzer *f)
 			violation("op %ld: ENUM events %#x outside mask %#x", f->op,
 				  out.en.events, out.en.mask);
 		break;
+	case C_DUPVEC:
+		if (ret != 0)
+			violation("op %ld: DUPLICATE_VEC returned %ld", f->op, ret);
+		atomic_fetch_add(f->child ? &rep->child_tokens : &rep->tokens, 1);
+		if (pl == PL_RO)
+			violation("op %ld: DUPLICATE_VEC into read-only memory succeeded", f->op);
+		else if (!f->child)
+			record_token(f, &out.dupv.info);
+		break;
+	case C_REDEEMVEC: {
+		const int32_t *fds = (const int32_t *)(uintptr_t)a.redv.fds;
+		struct stat st;
+
+		if (ret < 1 || ret > a.redv.count || ret > SHAREDSOCK_VEC_MAX) {
+			violation("op %ld: REDEEM_VEC returned %ld for room %u", f->op,
+				  ret, a.redv.count);
+			break;
+		}
+		atomic_fetch_add(&rep->redeemed, ret);
+		for (long i = 0; i < ret; i++) {
+			if (fstat(fds[i], &st) || !S_ISSOCK(st.st_mode)) {
+				violation("op %ld: REDEEM_VEC gave %d, not a socket",
+					  f->op, fds[i]);
+				break;
+			}
+			add_fd(f, fds[i], PK_TCP);
+		}
+		break;
+	}
 	case C_LIST:
 		if (ret > a.list.count && ret > 0)
 			violation("op %ld: LIST wrote %ld entries, room for %u",
@@ -809,7 +900,7 @@ static void fuzz_cmd(struct fuzzer *f, bool foreign)
 	p = place(f, &a, len, &pl);
 	if (foreign) {
 		c = C_FOREIGN;
-		cmd = cmd_nr[below(&f->rng, 8)];
+		cmd = cmd_nr[below(&f->rng, NDEVCMD)];
 		do {
 			fd = pick_fd(f, &kind);
 		} while (kind == PK_DEVICE);
@@ -820,8 +911,8 @@ static void fuzz_cmd(struct fuzzer *f, bool foreign)
 		 */
 		cmd = _IOC(below(&f->rng, 4), SHAREDSOCK_IOC_MAGIC - 1 + below(&f->rng, 3),
 			   below(&f->rng, 0x40), below(&f->rng, 2) ? below(&f->rng, 512) :
-			   cmd_size[below(&f->rng, 8)]);
-		for (int i = 0; i < 8; i++)
+			   cmd_size[below(&f->rng, NDEVCMD)]);
+		for (int i = 0; i < NDEVCMD; i++)
 			if (cmd == cmd_nr[i])
 				cmd ^= _IOC(0, 0, 0x20, 0);	/* unknown, 0x2x */
 		fd = f->dev[below(&f->rng, 3)];
