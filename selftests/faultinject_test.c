@@ -115,6 +115,7 @@ struct fi_ctx {
 	int to_target, from_target;
 	int sink;		/* SHAREDSOCK_SINK_* of the operation */
 	long mask_before;
+	int vec_fds[2];		/* REDEEM_VEC's output */
 
 	/* how the iterations went */
 	int points, failed, survived;
@@ -645,6 +646,124 @@ TEST_F_TIMEOUT(fi, duplicate_later_token, 600)
 		SKIP(return, "%s", self->skip);
 	iterate(_metadata, &self->x, &op_dup_later);
 	drop_anchor(&self->x);
+}
+
+/* --- DUPLICATE_VEC and REDEEM_VEC: one token for two descriptors of a --- */
+
+static int vec_export(struct fi_ctx *x)
+{
+	int fds[2] = { x->a, x->a };
+	struct sharedsock_duplicate_vec d = {
+		.size = sizeof(d), .fds = (uintptr_t)fds, .count = 2,
+		.pid = getpid(),
+	};
+	int ret = ioctl(x->dev, SHAREDSOCK_IOC_DUPLICATE_VEC, &d);
+
+	if (!ret)
+		x->tok = d.info;
+	return ret;
+}
+
+static long vec_redeem(struct fi_ctx *x, int *fds)
+{
+	struct sharedsock_redeem_vec r = {
+		.size = sizeof(r), .flags = SHAREDSOCK_REDEEM_CLOEXEC,
+		.fds = (uintptr_t)fds, .count = 2, .info = x->tok,
+	};
+
+	return ioctl(x->dev, SHAREDSOCK_IOC_REDEEM_VEC, &r);
+}
+
+static long dupvec_call(struct fi_ctx *x)
+{
+	return vec_export(x);
+}
+
+/* The two sockets of the token come out, both the pair's a. */
+static const char *vec_redeems(struct fi_ctx *x)
+{
+	int fds[2] = { -1, -1 };
+	const char *bad = NULL;
+	long n = vec_redeem(x, fds);
+
+	if (n != 2)
+		bad = "the token does not give its two sockets";
+	for (int i = 0; !bad && i < 2; i++)
+		bad = pair_ok(fds[i], x->b);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return bad;
+}
+
+static const char *dupvec_ok(struct fi_ctx *x, long ret)
+{
+	(void)ret;
+	if (!token_pending(x, x->tok.id))
+		return "the new token is not listed";
+	return vec_redeems(x);
+}
+
+static const struct fi_op op_dupvec = {
+	.name = "duplicate_vec", .errnos = enomem,
+	.setup = dup_later_setup, .call = dupvec_call, .failed = dup_failed,
+	.succeeded = dupvec_ok, .cleanup = pair_cleanup,
+};
+
+TEST_F_TIMEOUT(fi, duplicate_vec, 600)
+{
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	iterate(_metadata, &self->x, &op_dupvec);
+	drop_anchor(&self->x);
+}
+
+static int redeemvec_setup(struct fi_ctx *x)
+{
+	return new_pair(x) || vec_export(x);
+}
+
+static long redeemvec_call(struct fi_ctx *x)
+{
+	return vec_redeem(x, x->vec_fds);
+}
+
+static const char *redeemvec_failed(struct fi_ctx *x, int err)
+{
+	(void)err;
+	if (!token_pending(x, x->tok.id))
+		return "the token is gone";
+	return vec_redeems(x);
+}
+
+static const char *redeemvec_ok(struct fi_ctx *x, long ret)
+{
+	if (ret != 2)
+		return "a partial redeem without a full table";
+	if (token_pending(x, x->tok.id))
+		return "the redeemed token is still listed";
+	return pair_ok(x->vec_fds[0], x->b) ?: pair_ok(x->vec_fds[1], x->b);
+}
+
+static void redeemvec_cleanup(struct fi_ctx *x, long ret)
+{
+	for (long i = 0; i < ret; i++)
+		close(x->vec_fds[i]);
+	raw_revoke(x->dev, &x->tok);	/* whatever is left */
+	close_all(x);
+}
+
+static const struct fi_op op_redeemvec = {
+	.name = "redeem_vec", .errnos = fd_errnos, .setup = redeemvec_setup,
+	.call = redeemvec_call, .failed = redeemvec_failed,
+	.succeeded = redeemvec_ok, .cleanup = redeemvec_cleanup,
+};
+
+TEST_F_TIMEOUT(fi, redeem_vec, 600)
+{
+	if (self->skip)
+		SKIP(return, "%s", self->skip);
+	iterate(_metadata, &self->x, &op_redeemvec);
 }
 
 /* --- DUPLICATE, first token to a new process, for a new user --- */
