@@ -411,6 +411,23 @@ static int ss_token_install(struct ss_token *tok, unsigned int o_flags,
 	return i ?: fd;
 }
 
+/* Drop the token's references to @n sockets now installed. */
+static void ss_token_hand_over(struct ss_token *tok, int n)
+{
+	struct file **files = ss_token_files(tok) + tok->next_file;
+	int i;
+
+	/*
+	 * Under sharedsock_lock, so that LIST never looks at a socket whose
+	 * reference is gone: with bottom halves off, a final fput() is
+	 * deferred to a work item.
+	 */
+	lockdep_assert_held(&sharedsock_lock);
+	for (i = 0; i < n; i++)
+		fput(files[i]);
+	tok->next_file += n;
+}
+
 /*
  * The claimant's verdict on its token after installing @n sockets (or
  * failing with @n < 0).  Returns true when the caller must free the token.
@@ -423,7 +440,7 @@ static bool ss_token_settle(struct ss_token *tok, int n)
 	if (tok->state == SS_TOKEN_DOOMED) {
 		/* Killed meanwhile: everything was uncharged then. */
 		if (n > 0)
-			tok->next_file += n;
+			ss_token_hand_over(tok, n);
 		return true;
 	}
 	ended = n > 0 && tok->next_file + n == tok->nr_files;
@@ -437,7 +454,7 @@ static bool ss_token_settle(struct ss_token *tok, int n)
 		tok->state = SS_TOKEN_LIVE;
 	}
 	if (n > 0)
-		tok->next_file += n;
+		ss_token_hand_over(tok, n);
 	return ended;
 }
 
@@ -464,7 +481,6 @@ int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags,
 		    int *fds, unsigned int room, int __user *ufds)
 {
 	struct ss_token *tok;
-	struct file **files;
 	bool ended;
 	int i, n;
 
@@ -482,11 +498,6 @@ int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags,
 			close_fd(fds[i]);
 		n = -EFAULT;
 	}
-	/* Claimed: nobody else touches the files being handed over. */
-	files = ss_token_files(tok) + tok->next_file;
-	for (i = 0; i < n; i++)
-		fput(files[i]);
-
 	spin_lock_bh(&sharedsock_lock);
 	ended = ss_token_settle(tok, n);
 	spin_unlock_bh(&sharedsock_lock);
