@@ -60,4 +60,10 @@ long sockets_used(void);
 /* Bring the loopback interface of this network namespace up. */
 int lo_up(void);
 
+#define PARAM_DIR	"/sys/module/sharedsock/parameters/"
+
+/* A module parameter as a string (without the newline), or set it. */
+int param_read(const char *name, char *buf, size_t len);
+int param_write(const char *name, const char *val);
+
 #endif

@@ -37,7 +37,6 @@
 #include "kselftest_harness.h"
 
 #define NOBODY		65534
-#define PARAM_DIR	"/sys/module/sharedsock/parameters/"
 
 static long long now_us(void)
 {
@@ -1492,36 +1491,20 @@ TEST_F(pair, exited_target_frees_token_before_reap)
 
 static int read_param(const char *name, unsigned int *val)
 {
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
+	char buf[32];
 
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (param_read(name, buf, sizeof(buf)))
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	*val = strtoul(buf, NULL, 10);
 	return 0;
 }
 
 static int write_param(const char *name, unsigned int val)
 {
-	char path[128], buf[32];
-	int fd, len, ok;
+	char buf[32];
 
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	len = snprintf(buf, sizeof(buf), "%u\n", val);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ok = write(fd, buf, len) == len;
-	close(fd);
-	return ok ? 0 : -1;
+	snprintf(buf, sizeof(buf), "%u", val);
+	return param_write(name, buf);
 }
 
 FIXTURE(params)

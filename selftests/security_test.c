@@ -50,7 +50,6 @@
 #define NO_TOKEN	100	/* the target was sent no token */
 #define SETUP_FAIL	200	/* 200..254: a child could not set itself up */
 
-#define PARAM_DIR	"/sys/module/sharedsock/parameters/"
 
 /* In a child: unless @cond holds, say so and exit with @code. */
 #define CHILD_CHECK(cond, code)						\
@@ -225,41 +224,6 @@ static int set_nofile(rlim_t soft)
 		return -1;
 	rl.rlim_cur = soft;
 	return setrlimit(RLIMIT_NOFILE, &rl);
-}
-
-/* Module parameters. */
-static int param_read(const char *name, char *buf, size_t len)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static int param_write(const char *name, const char *val)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
 /*

@@ -46,7 +46,6 @@
 
 #define UID_A		1000
 #define SETUP_FAIL	200	/* 200..254: a child could not set itself up */
-#define PARAM_DIR	"/sys/module/sharedsock/parameters/"
 #define VEC_MAX		SHAREDSOCK_VEC_MAX
 
 /* In a child: unless @cond holds, say so and exit with @code. */
@@ -292,40 +291,6 @@ static pid_t spawn_waiter(int ctl_rd)
 		_exit(0);
 	}
 	return pid;
-}
-
-static int param_read(const char *name, char *buf, size_t len)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static int param_write(const char *name, const char *val)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
 /*
