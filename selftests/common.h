@@ -60,6 +60,16 @@ long sockets_used(void);
 /* Bring the loopback interface of this network namespace up. */
 int lo_up(void);
 
+/* In a child: unless @cond holds, say so and exit with @code. */
+#define CHILD_CHECK(cond, code)						\
+	do {								\
+		if (!(cond)) {						\
+			dprintf(2, "# child %d, line %d: %s failed (errno %d)\n", \
+				getpid(), __LINE__, #cond, errno);	\
+			_exit(code);					\
+		}							\
+	} while (0)
+
 #define PARAM_DIR	"/sys/module/sharedsock/parameters/"
 
 /* A module parameter as a string (without the newline), or set it. */

@@ -51,16 +51,6 @@
 #define SETUP_FAIL	200	/* 200..254: a child could not set itself up */
 
 
-/* In a child: unless @cond holds, say so and exit with @code. */
-#define CHILD_CHECK(cond, code)						\
-	do {								\
-		if (!(cond)) {						\
-			dprintf(2, "# child %d, line %d: %s failed (errno %d)\n", \
-				getpid(), __LINE__, #cond, errno);	\
-			_exit(code);					\
-		}							\
-	} while (0)
-
 /* ---------------------------------------------------------------------- */
 
 static bool fails_with(int ret, int err)
