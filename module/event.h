@@ -43,10 +43,9 @@ struct ss_sink {
 
 /**
  * struct ss_reg - the event registration of one underlying socket
- * @ops:        the socket's proto_ops with a few operations wrapped;
- *              sock->ops points here while the registration exists
- * @orig:       the protocol's own proto_ops
- * @sock:       the socket
+ * @sock:       the socket; its inode's i_private points here, and its
+ *              sock->ops at its protocol's struct ss_ops (reg.c), while
+ *              the registration exists
  * @wait:       on the socket's wait queue (sock->wq.wait)
  * @node:       on the list of all registrations, under ss_reg_mutex
  * @registrant: process that made the current registration (a reference),
@@ -74,14 +73,14 @@ struct ss_sink {
  *
  * Lifetime: created by the first registration made on a socket and kept,
  * whatever later registrations change, until the socket's last close: the
- * release wrapper removes the wait entry, detaches the sink and frees the
- * object before the protocol's release runs.  It never holds a reference
- * to the socket.  The socket holds a reference to this module through
- * @ops.owner, which __sock_release() drops after the release wrapper.
+ * release wrapper removes the wait entry, detaches the sink, clears
+ * i_private, gives the socket back its protocol's ops and drops its use of
+ * the shared table, all under ss_reg_mutex, then frees the object after
+ * the protocol's release.  It never holds a reference to the socket.  The
+ * socket holds a reference to this module through the table's ops.owner,
+ * which __sock_release() drops after the release wrapper.
  */
 struct ss_reg {
-	struct proto_ops ops;		/* a writable copy, not const */
-	const struct proto_ops *orig;
 	struct socket *sock;
 	wait_queue_entry_t wait;
 	struct list_head node;
