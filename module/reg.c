@@ -204,7 +204,6 @@ static void ss_reg_deliver(struct ss_reg *reg, u32 fresh)
 static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 {
 	unsigned long bit, bits;
-
 	u32 fresh;
 
 	lockdep_assert_held(&reg->lock);
@@ -217,8 +216,12 @@ static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 	reg->pending |= events;
 	ss_stat_add(SS_STAT_EVENTS, hweight32(events));
 	bits = events;
-	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
-		reg->errors[bit] = errs ? errs[bit] : 0;
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
+		int slot = ss_err_slot(bit);
+
+		if (slot >= 0)
+			reg->errors[slot] = errs ? errs[bit] : 0;
+	}
 	ss_reg_deliver(reg, fresh);
 }
 
@@ -965,8 +968,12 @@ void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
 	args->mask = reg->mask;
 	events = reg->pending & reg->mask;
 	bits = events;
-	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
-		args->errors[bit] = reg->errors[bit];
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
+		int slot = ss_err_slot(bit);
+
+		if (slot >= 0)
+			args->errors[bit] = reg->errors[slot];
+	}
 	if (!peek) {
 		reg->pending &= ~events;
 		if (evt)
