@@ -310,6 +310,17 @@ static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 	return 0;
 }
 
+static void ss_reg_arm(struct ss_reg *reg, u32 events)
+{
+	unsigned long flags;
+
+	if (!events)
+		return;
+	spin_lock_irqsave(&reg->lock, flags);
+	reg->armed |= events;
+	spin_unlock_irqrestore(&reg->lock, flags);
+}
+
 /*
  * Arm @rearm, then record the conditions in @which that hold now (process
  * context): at registration, and right after a re-enabling call, so that an
@@ -324,11 +335,25 @@ static void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm)
 	unsigned long flags;
 	u32 events = 0;
 
-	if (which & SS_FD(WRITE))
+	/*
+	 * The protocol's poll, which says whether there is send space, is not
+	 * called under our lock: arm first, so that a write-space wake-up
+	 * coming after the poll finds the event armed.
+	 */
+	if (which & SS_FD(WRITE)) {
+		ss_reg_arm(reg, rearm);
+		rearm = 0;
 		writable = ss_orig(sock)->poll(sock->file, sock, NULL) & EPOLLOUT;
+	}
 
 	spin_lock_irqsave(&reg->lock, flags);
 	reg->armed |= rearm;
+	/*
+	 * Pairs with the barrier a data wake-up passes between queueing the
+	 * data and the lockless look at armed in ss_reg_wake() (the one in
+	 * skwq_has_sleeper()): it sees the event armed, or we see the data.
+	 */
+	smp_mb();
 	if (ss_listening(sk)) {
 		if (ss_accept_pending(sk))
 			events |= SS_FD(ACCEPT);
