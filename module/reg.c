@@ -400,14 +400,48 @@ static struct ss_reg *ss_reg_lookup(struct socket *sock)
 	return ss_reg_of(sock);
 }
 
+/*
+ * After a recv(), re-enabling FD_READ changes nothing, and needs no lock,
+ * when data remains and FD_READ is recorded, not fetched yet, and so not
+ * armed: ss_reg_rearm() would record it again at once, into the same
+ * pending bit, which signals nothing (it is not fresh) and posts nothing
+ * (an event stays pending in a queue's registration only while it is not
+ * selected or the descriptor is unresolved).  With sk_err clear, its look
+ * at FD_CLOSE changes nothing either.
+ *
+ * No FD_READ is lost: @pending is read after this recv() began (its path
+ * takes the socket's or the queue's lock, an acquire), so the FD_READ
+ * seen pending is handed to the application -- fetched by
+ * SHAREDSOCK_IOC_ENUM, the eventfd staying signalled until then, or
+ * posted -- after that point, and the application reads again: that
+ * recv() re-arms.  Another reader may drain the data meanwhile: its own
+ * recv() then re-arms.
+ */
+static bool ss_reg_read_rearm_is_noop(struct ss_reg *reg)
+{
+	struct sock *sk = reg->sock->sk;
+
+	if (READ_ONCE(sk->sk_err) || ss_listening(sk) || !ss_readable(sk))
+		return false;
+	if (!(READ_ONCE(reg->pending) & ~READ_ONCE(reg->armed) & SS_FD(READ)))
+		return false;
+	/* As ss_reg_record() would count it. */
+	ss_stat_add(SS_STAT_EVENTS, 1);
+	return true;
+}
+
 static int ss_recvmsg(struct socket *sock, struct msghdr *m, size_t len,
 		      int flags)
 {
 	struct ss_reg *reg = ss_reg_of(sock);
 	int ret = ss_orig(sock)->recvmsg(sock, m, len, flags);
 
-	if (reg)
-		ss_reg_rearm(reg, flags & MSG_OOB ? SS_FD(OOB) : SS_FD(READ));
+	if (!reg)
+		return ret;
+	if (flags & MSG_OOB)
+		ss_reg_rearm(reg, SS_FD(OOB));
+	else if (!ss_reg_read_rearm_is_noop(reg))
+		ss_reg_rearm(reg, SS_FD(READ));
 	return ret;
 }
 
