@@ -101,9 +101,8 @@ static inline int ss_err_slot(unsigned int bit)
  * Lifetime: created by the first registration made on a socket and kept,
  * whatever later registrations change, until the socket's last close: the
  * release wrapper removes the wait entry, detaches the sink, clears
- * i_private, gives the socket back its protocol's ops and drops its use of
- * the shared table, all under ss_reg_mutex, then frees the object after
- * the protocol's release.  It never holds a reference to the socket.  The
+ * i_private and gives the socket back its protocol's ops, all under
+ * ss_reg_mutex, then frees the object after the protocol's release.  It never holds a reference to the socket.  The
  * socket holds a reference to this module through the table's ops.owner,
  * which __sock_release() drops after the release wrapper.
  *

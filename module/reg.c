@@ -42,24 +42,23 @@
  * struct ss_ops - the wrapped proto_ops of one protocol
  * @ops:   *@orig with a few operations wrapped; sock->ops of every
  *         registered socket of the protocol points here
- * @orig:  the protocol's own proto_ops, which identify the table
- * @node:  on ss_ops_tables
- * @users: sockets that reach ss_release() through @ops: one per
- *         registration, one per socket a kernel accept() gave @ops
+ * @orig:  the protocol's own proto_ops
+ * @node:  on ss_ops_tables, under ss_reg_mutex
  *
- * Lifetime: created by the first registration of a socket of the protocol,
- * freed when @users drops to zero; @node and @users are under
- * ss_reg_mutex, @ops and @orig never change.  Every socket pointing here
- * holds a use, except for a moment the socket accept() creates, which gets
- * the listener's ops (the listener's use covers it) and is given its own
- * use or its protocol's ops before ss_accept() returns.  @orig cannot go
- * away either: every socket pointing here holds its protocol's module.
+ * Lifetime: created by the first registration of a socket of the protocol
+ * and freed at module exit, never before: besides registered sockets,
+ * sockets without a registration may point here and reach ss_release() --
+ * one that accept() created with the listener's ops and then released
+ * without calling ours (a failed allocation or security hook, possibly
+ * after the listener is gone), one a kernel accept() gave them -- and no
+ * count of them can be kept.  Every one of them holds this module, as
+ * @ops.owner, so none is left at module exit.  Nothing changes after
+ * creation.  A few such tables exist: one per protocol ever registered.
  */
 struct ss_ops {
 	struct proto_ops ops;		/* a writable copy, not const */
 	const struct proto_ops *orig;
 	struct list_head node;
-	unsigned int users;
 };
 
 /* Serialises registration changes, attach/detach and queue membership. */
@@ -380,7 +379,7 @@ static void ss_reg_rearm(struct ss_reg *reg, u32 events)
 
 /*
  * The registration of a socket whose sock->ops are ours, or NULL (a socket
- * a kernel accept() gave them).  It is kept in the socket inode's
+ * accept() created, see struct ss_ops).  It is kept in the socket inode's
  * i_private, which neither sockfs nor the network stack use: a sockfs
  * inode is set up by sock_alloc_inode() and inode_init_always(), which
  * clears i_private, and nothing under net/ touches it.  ss_reg_attach()
@@ -616,7 +615,8 @@ static void ss_reg_swap_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask)
 
 static void ss_ops_wrap(struct proto_ops *ops, const struct proto_ops *orig)
 {
-	*ops = *orig;
+	/* memcpy(), padding included, for ss_ops_get() to compare. */
+	memcpy(ops, orig, sizeof(*ops));
 	ops->owner = THIS_MODULE;
 	ops->release = ss_release;
 	ops->recvmsg = ss_recvmsg;
@@ -629,39 +629,41 @@ static void ss_ops_wrap(struct proto_ops *ops, const struct proto_ops *orig)
 	ops->accept = ss_accept;
 }
 
-/* A use of the table wrapping @orig, which is created on first use. */
+/*
+ * The table wrapping @orig, created on first use.  A table is looked up by
+ * its contents, not only by @orig: after a protocol module is unloaded
+ * another one may have its proto_ops at the same address.
+ */
 static struct ss_ops *ss_ops_get(const struct proto_ops *orig)
 {
-	struct ss_ops *table;
+	struct ss_ops *table, *fresh;
 
 	lockdep_assert_held(&ss_reg_mutex);
+	/* Not charged to a cgroup: the table is shared. */
+	fresh = kmalloc(sizeof(*fresh), GFP_KERNEL);
+	if (!fresh)
+		return NULL;
+	ss_ops_wrap(&fresh->ops, orig);
+	fresh->orig = orig;
 	list_for_each_entry(table, &ss_ops_tables, node) {
-		if (table->orig == orig) {
-			table->users++;
+		if (table->orig == orig &&
+		    !memcmp(&table->ops, &fresh->ops, sizeof(fresh->ops))) {
+			kfree(fresh);
 			return table;
 		}
 	}
-	/* Not charged to a cgroup: the table is shared. */
-	table = kmalloc(sizeof(*table), GFP_KERNEL);
-	if (!table)
-		return NULL;
-	ss_ops_wrap(&table->ops, orig);
-	table->orig = orig;
-	table->users = 1;
-	list_add(&table->node, &ss_ops_tables);
-	return table;
+	list_add(&fresh->node, &ss_ops_tables);
+	return fresh;
 }
 
-/* @sock leaves @table: its protocol's ops back, if it still has ours. */
-static void ss_ops_leave(struct socket *sock, struct ss_ops *table)
+static void ss_ops_free_all(void)
 {
-	lockdep_assert_held(&ss_reg_mutex);
-	if (READ_ONCE(sock->ops) == &table->ops)
-		WRITE_ONCE(sock->ops, table->orig);
-	if (--table->users)
-		return;
-	list_del(&table->node);
-	kfree(table);
+	struct ss_ops *table, *next;
+
+	list_for_each_entry_safe(table, next, &ss_ops_tables, node) {
+		list_del(&table->node);
+		kfree(table);
+	}
 }
 
 /*
@@ -792,7 +794,6 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_ops *table,
 		return;
 	}
 
-	table->users++;
 	child->connected = true;
 	/* The socket holds this module and its protocol's, one of them
 	 * taken by do_accept(); the protocol's is dropped in ss_release().
@@ -834,18 +835,6 @@ static void ss_reg_resolve(struct callback_head *head)
 	fput(file);
 }
 
-/*
- * The socket a kernel accept() (@kern) creates has no file and gets no
- * registration, but kernel_accept() gives it the listener's ops, ours,
- * once we return: it holds a use of the table until its release.
- */
-static void ss_accept_kernel(struct ss_ops *table)
-{
-	mutex_lock(&ss_reg_mutex);
-	table->users++;
-	mutex_unlock(&ss_reg_mutex);
-}
-
 static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
 		     bool kern)
 {
@@ -854,11 +843,17 @@ static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
 	struct ss_reg *child = NULL;
 	int ret;
 
-	/* Allocated first so that an accepted connection is never lost. */
+	/*
+	 * Allocated first so that an accepted connection is never lost.  The
+	 * socket a kernel accept() (@kern) creates has no file and gets no
+	 * registration; kernel_accept() gives it our ops after we return.
+	 */
 	if (reg && !kern) {
 		child = kmem_cache_zalloc(ss_reg_cache, GFP_KERNEL_ACCOUNT);
-		if (!child)
+		if (!child) {
+			ss_ops_disown(newsock, table);
 			return -ENOMEM;
+		}
 	}
 	ret = table->orig->accept(sock, newsock, flags, kern);
 	if (ret >= 0 && child) {
@@ -866,10 +861,7 @@ static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
 	} else {
 		if (child)
 			kmem_cache_free(ss_reg_cache, child);
-		if (ret >= 0 && kern)
-			ss_accept_kernel(table);
-		else
-			ss_ops_disown(newsock, table);
+		ss_ops_disown(newsock, table);
 	}
 	if (reg)
 		ss_reg_rearm(reg, SS_FD(ACCEPT));
@@ -889,7 +881,9 @@ static void ss_reg_detach(struct ss_reg *reg, struct ss_ops *table)
 	old = none;
 	ss_reg_swap_sink(reg, &old, 0);
 	WRITE_ONCE(SOCK_INODE(sock)->i_private, NULL);
-	ss_ops_leave(sock, table);
+	/* The protocol's ops back, if they are still ours (as kTLS does). */
+	if (READ_ONCE(sock->ops) == &table->ops)
+		WRITE_ONCE(sock->ops, table->orig);
 	mutex_unlock(&ss_reg_mutex);
 	cancel_work_sync(&reg->signal_work);
 	ss_sink_put(&old);
@@ -902,13 +896,11 @@ static int ss_release(struct socket *sock)
 	struct ss_reg *reg = ss_reg_of(sock);
 	int ret;
 
-	if (!reg) {
-		/* A kernel accept()'s socket: it holds only this module. */
-		mutex_lock(&ss_reg_mutex);
-		ss_ops_leave(sock, table);
-		mutex_unlock(&ss_reg_mutex);
+	/* A socket with our ops but no registration (see struct ss_ops)
+	 * holds this module instead of its protocol's.
+	 */
+	if (!reg)
 		return orig->release(sock);
-	}
 
 	ss_reg_detach(reg, table);
 	ret = orig->release(sock);
@@ -1150,6 +1142,6 @@ int ss_regs_init(void)
 void ss_regs_exit(void)
 {
 	WARN_ON(!list_empty(&ss_regs));
-	WARN_ON(!list_empty(&ss_ops_tables));
+	ss_ops_free_all();
 	kmem_cache_destroy(ss_reg_cache);
 }
