@@ -36,29 +36,55 @@ struct ss_sink {
 	u8 kind;
 	u32 msg;
 	int sockfd;
-	struct file *evt_file;
-	struct eventfd_ctx *evt;
-	struct ss_queue *queue;
+	union {
+		struct {
+			struct file *evt_file;
+			struct eventfd_ctx *evt;
+		};
+		struct ss_queue *queue;
+	};
 };
+
+/*
+ * Only FD_CONNECT and FD_CLOSE are ever recorded with an error: a
+ * registration keeps one error per such event, in these slots.
+ */
+enum ss_err_slot {
+	SS_ERR_CONNECT,
+	SS_ERR_CLOSE,
+	SS_ERR_SLOTS,
+};
+
+/* The slot of the error of event @bit, or -1 if it never has one. */
+static inline int ss_err_slot(unsigned int bit)
+{
+	switch (bit) {
+	case SHAREDSOCK_FD_CONNECT_BIT:
+		return SS_ERR_CONNECT;
+	case SHAREDSOCK_FD_CLOSE_BIT:
+		return SS_ERR_CLOSE;
+	default:
+		return -1;
+	}
+}
 
 /**
  * struct ss_reg - the event registration of one underlying socket
- * @ops:        the socket's proto_ops with a few operations wrapped;
- *              sock->ops points here while the registration exists
- * @orig:       the protocol's own proto_ops
- * @sock:       the socket
+ * @sock:       the socket; its inode's i_private points here, and its
+ *              sock->ops at its protocol's struct ss_ops (reg.c), while
+ *              the registration exists
  * @wait:       on the socket's wait queue (sock->wq.wait)
  * @node:       on the list of all registrations, under ss_reg_mutex
+ * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
  * @registrant: process that made the current registration (a reference),
  *              and @registrant_uid its user; under ss_reg_mutex
- * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
  * @lock:       protects every field below, and @sink
  * @sink:       delivery; replaced by each registration made on the socket
  * @mask:       selected events (SHAREDSOCK_FD_*); 0 when cancelled
  * @armed:      events that may be recorded now: an event is disarmed when
  *              recorded and re-armed by its Winsock re-enabling call
  * @pending:    recorded events not yet fetched (eventfd) or posted (queue)
- * @errors:     errno of each recorded event, by bit
+ * @errors:     errno of each recorded event, by slot (enum ss_err_slot)
  * @close_err:  error seen when the connection ended (reset), kept for the
  *              FD_CLOSE raised once the remaining data is read
  * @connecting: a connect() is in progress
@@ -70,31 +96,33 @@ struct ss_sink {
  * @resolve:    task work that learns an accepted socket's descriptor
  * @ready_link: on @sink.queue's ready list, under the queue's lock
  * @queued:     events with a message in that queue, under the queue's lock
- * @queued_err: their errors, under the queue's lock
+ * @queued_err: their errors by slot, under the queue's lock
  *
  * Lifetime: created by the first registration made on a socket and kept,
  * whatever later registrations change, until the socket's last close: the
- * release wrapper removes the wait entry, detaches the sink and frees the
- * object before the protocol's release runs.  It never holds a reference
- * to the socket.  The socket holds a reference to this module through
- * @ops.owner, which __sock_release() drops after the release wrapper.
+ * release wrapper removes the wait entry, detaches the sink, clears
+ * i_private and gives the socket back its protocol's ops, all under
+ * ss_reg_mutex, then frees the object after the protocol's release.  It never holds a reference to the socket.  The
+ * socket holds a reference to this module through the table's ops.owner,
+ * which __sock_release() drops after the release wrapper.
+ *
+ * Size: 224 bytes on Debian's kernel (18 per slab page); keep it at most
+ * 256, the memory target per registration.
  */
 struct ss_reg {
-	struct proto_ops ops;		/* a writable copy, not const */
-	const struct proto_ops *orig;
 	struct socket *sock;
 	wait_queue_entry_t wait;
 	struct list_head node;
+	struct list_head queue_link;
 	struct pid *registrant;
 	kuid_t registrant_uid;
-	struct list_head queue_link;
 
 	spinlock_t lock;		/* the fields below */
 	struct ss_sink sink;
 	u32 mask;
 	u32 armed;
 	u32 pending;
-	s16 errors[SHAREDSOCK_FD_MAX_EVENTS];
+	s16 errors[SS_ERR_SLOTS];
 	s16 close_err;
 	bool connecting;
 	bool connected;
@@ -105,7 +133,7 @@ struct ss_reg {
 
 	struct list_head ready_link;
 	u32 queued;
-	s16 queued_err[SHAREDSOCK_FD_MAX_EVENTS];
+	s16 queued_err[SS_ERR_SLOTS];
 };
 
 /* reg.c */

@@ -94,8 +94,12 @@ void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events)
 	unsigned long flags, bit, bits = events;
 
 	spin_lock_irqsave(&queue->lock, flags);
-	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
-		reg->queued_err[bit] = reg->errors[bit];
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
+		int slot = ss_err_slot(bit);
+
+		if (slot >= 0)
+			reg->queued_err[slot] = reg->errors[slot];
+	}
 	ss_stat_add(SS_STAT_MESSAGES, hweight32(events & ~reg->queued));
 	reg->queued |= events;
 	if (list_empty(&reg->ready_link))
@@ -120,6 +124,7 @@ static bool ss_queue_pop(struct ss_queue *queue, struct sharedsock_message *m)
 {
 	struct ss_reg *reg;
 	unsigned int i, bit;
+	int slot;
 
 	reg = list_first_entry_or_null(&queue->ready, struct ss_reg, ready_link);
 	if (!reg)
@@ -133,7 +138,8 @@ static bool ss_queue_pop(struct ss_queue *queue, struct sharedsock_message *m)
 	m->socket = reg->sink.sockfd;
 	m->msg = reg->sink.msg;
 	m->event = BIT(bit);
-	m->error = reg->queued_err[bit];
+	slot = ss_err_slot(bit);
+	m->error = slot >= 0 ? reg->queued_err[slot] : 0;
 	m->socket_ino = SOCK_INODE(reg->sock)->i_ino;
 	reg->queued &= ~BIT(bit);
 	if (reg->queued)

@@ -3,10 +3,11 @@
  * Event registrations: WSAEventSelect / WSAAsyncSelect on the underlying
  * socket, whichever descriptor or process registers.
  *
- * A registered socket's sock->ops points at a copy of its proto_ops inside
- * its struct ss_reg (as kTLS swaps sock->ops per socket), so that
- * container_of() finds the registration in O(1) from any descriptor, and
- * a few operations are wrapped:
+ * A registered socket's sock->ops points at a copy of its protocol's
+ * proto_ops, one struct ss_ops per protocol shared by all its registered
+ * sockets (as kTLS shares its tables), in which a few operations are
+ * wrapped; the socket inode's i_private points at the registration, which
+ * the wrappers thus find in O(1) from any descriptor:
  *  - release: the socket's last close; the registration is torn down
  *    synchronously, before the protocol's own release;
  *  - recvmsg, sendmsg, sendpage, accept, connect: Winsock's re-enabling
@@ -37,15 +38,50 @@
 /* The key of sock_def_readable(): data or a connection arrived. */
 #define SS_DATA_WAKE	(EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND)
 
+/**
+ * struct ss_ops - the wrapped proto_ops of one protocol
+ * @ops:   *@orig with a few operations wrapped; sock->ops of every
+ *         registered socket of the protocol points here
+ * @orig:  the protocol's own proto_ops
+ * @node:  on ss_ops_tables, under ss_reg_mutex
+ *
+ * Lifetime: created by the first registration of a socket of the protocol
+ * and freed at module exit, never before: besides registered sockets,
+ * sockets without a registration may point here and reach ss_release() --
+ * one that accept() created with the listener's ops and then released
+ * without calling ours (a failed allocation or security hook, possibly
+ * after the listener is gone), one a kernel accept() gave them -- and no
+ * count of them can be kept.  Every one of them holds this module, as
+ * @ops.owner, so none is left at module exit.  Nothing changes after
+ * creation.  A few such tables exist: one per protocol ever registered.
+ */
+struct ss_ops {
+	struct proto_ops ops;		/* a writable copy, not const */
+	const struct proto_ops *orig;
+	struct list_head node;
+};
+
 /* Serialises registration changes, attach/detach and queue membership. */
 static DEFINE_MUTEX(ss_reg_mutex);
 static LIST_HEAD(ss_regs);
 static u32 ss_regs_nr;		/* on ss_regs, under ss_reg_mutex */
+static LIST_HEAD(ss_ops_tables);	/* under ss_reg_mutex */
 static struct kmem_cache *ss_reg_cache;
 
 static int ss_release(struct socket *sock);
 static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
 		     bool kern);
+
+/* The table of a socket whose sock->ops are ours. */
+static struct ss_ops *ss_ops_of(struct socket *sock)
+{
+	return container_of(READ_ONCE(sock->ops), struct ss_ops, ops);
+}
+
+static const struct proto_ops *ss_orig(struct socket *sock)
+{
+	return ss_ops_of(sock)->orig;
+}
 
 /* --- What holds on the socket (lockless reads of protocol state) --- */
 
@@ -167,7 +203,6 @@ static void ss_reg_deliver(struct ss_reg *reg, u32 fresh)
 static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 {
 	unsigned long bit, bits;
-
 	u32 fresh;
 
 	lockdep_assert_held(&reg->lock);
@@ -180,8 +215,12 @@ static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
 	reg->pending |= events;
 	ss_stat_add(SS_STAT_EVENTS, hweight32(events));
 	bits = events;
-	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
-		reg->errors[bit] = errs ? errs[bit] : 0;
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
+		int slot = ss_err_slot(bit);
+
+		if (slot >= 0)
+			reg->errors[slot] = errs ? errs[bit] : 0;
+	}
 	ss_reg_deliver(reg, fresh);
 }
 
@@ -270,6 +309,17 @@ static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 	return 0;
 }
 
+static void ss_reg_arm(struct ss_reg *reg, u32 events)
+{
+	unsigned long flags;
+
+	if (!events)
+		return;
+	spin_lock_irqsave(&reg->lock, flags);
+	reg->armed |= events;
+	spin_unlock_irqrestore(&reg->lock, flags);
+}
+
 /*
  * Arm @rearm, then record the conditions in @which that hold now (process
  * context): at registration, and right after a re-enabling call, so that an
@@ -284,11 +334,25 @@ static void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm)
 	unsigned long flags;
 	u32 events = 0;
 
-	if (which & SS_FD(WRITE))
-		writable = reg->orig->poll(sock->file, sock, NULL) & EPOLLOUT;
+	/*
+	 * The protocol's poll, which says whether there is send space, is not
+	 * called under our lock: arm first, so that a write-space wake-up
+	 * coming after the poll finds the event armed.
+	 */
+	if (which & SS_FD(WRITE)) {
+		ss_reg_arm(reg, rearm);
+		rearm = 0;
+		writable = ss_orig(sock)->poll(sock->file, sock, NULL) & EPOLLOUT;
+	}
 
 	spin_lock_irqsave(&reg->lock, flags);
 	reg->armed |= rearm;
+	/*
+	 * Pairs with the barrier a data wake-up passes between queueing the
+	 * data and the lockless look at armed in ss_reg_wake() (the one in
+	 * skwq_has_sleeper()): it sees the event armed, or we see the data.
+	 */
+	smp_mb();
 	if (ss_listening(sk)) {
 		if (ss_accept_pending(sk))
 			events |= SS_FD(ACCEPT);
@@ -313,43 +377,84 @@ static void ss_reg_rearm(struct ss_reg *reg, u32 events)
 
 /* --- Wrapped socket operations --- */
 
+/*
+ * The registration of a socket whose sock->ops are ours, or NULL (a socket
+ * accept() created, see struct ss_ops).  It is kept in the socket inode's
+ * i_private, which neither sockfs nor the network stack use: a sockfs
+ * inode is set up by sock_alloc_inode() and inode_init_always(), which
+ * clears i_private, and nothing under net/ touches it.  ss_reg_attach()
+ * refuses a socket on which someone else has set it.
+ */
 static struct ss_reg *ss_reg_of(struct socket *sock)
 {
-	return container_of(READ_ONCE(sock->ops), struct ss_reg, ops);
+	return READ_ONCE(SOCK_INODE(sock)->i_private);
 }
 
 /* The registration of @sock, or NULL; the caller holds a file reference. */
 static struct ss_reg *ss_reg_lookup(struct socket *sock)
 {
-	struct ss_reg *reg;
-
-	if (READ_ONCE(sock->ops)->release != ss_release)
+	/* Pairs with ss_reg_publish(): our ops imply i_private is set. */
+	if (smp_load_acquire(&sock->ops)->release != ss_release)
 		return NULL;
-	reg = ss_reg_of(sock);
-	return reg->sock == sock ? reg : NULL;
+	return ss_reg_of(sock);
+}
+
+/*
+ * After a recv(), re-enabling FD_READ changes nothing, and needs no lock,
+ * when data remains and FD_READ is recorded, not fetched yet, and so not
+ * armed: ss_reg_rearm() would record it again at once, into the same
+ * pending bit, which signals nothing (it is not fresh) and posts nothing
+ * (an event stays pending in a queue's registration only while it is not
+ * selected or the descriptor is unresolved).  With sk_err clear, its look
+ * at FD_CLOSE changes nothing either.
+ *
+ * No FD_READ is lost: @pending is read after this recv() began (its path
+ * takes the socket's or the queue's lock, an acquire), so the FD_READ
+ * seen pending is handed to the application -- fetched by
+ * SHAREDSOCK_IOC_ENUM, the eventfd staying signalled until then, or
+ * posted -- after that point, and the application reads again: that
+ * recv() re-arms.  Another reader may drain the data meanwhile: its own
+ * recv() then re-arms.
+ */
+static bool ss_reg_read_rearm_is_noop(struct ss_reg *reg)
+{
+	struct sock *sk = reg->sock->sk;
+
+	if (READ_ONCE(sk->sk_err) || ss_listening(sk) || !ss_readable(sk))
+		return false;
+	if (!(READ_ONCE(reg->pending) & ~READ_ONCE(reg->armed) & SS_FD(READ)))
+		return false;
+	/* As ss_reg_record() would count it. */
+	ss_stat_add(SS_STAT_EVENTS, 1);
+	return true;
 }
 
 static int ss_recvmsg(struct socket *sock, struct msghdr *m, size_t len,
 		      int flags)
 {
 	struct ss_reg *reg = ss_reg_of(sock);
-	int ret = reg->orig->recvmsg(sock, m, len, flags);
+	int ret = ss_orig(sock)->recvmsg(sock, m, len, flags);
 
-	ss_reg_rearm(reg, flags & MSG_OOB ? SS_FD(OOB) : SS_FD(READ));
+	if (!reg)
+		return ret;
+	if (flags & MSG_OOB)
+		ss_reg_rearm(reg, SS_FD(OOB));
+	else if (!ss_reg_read_rearm_is_noop(reg))
+		ss_reg_rearm(reg, SS_FD(READ));
 	return ret;
 }
 
 static void ss_reg_send_done(struct ss_reg *reg, long ret)
 {
 	/* Only a send that would block re-enables FD_WRITE. */
-	if (ret == -EAGAIN)
+	if (reg && ret == -EAGAIN)
 		ss_reg_rearm(reg, SS_FD(WRITE));
 }
 
 static int ss_sendmsg(struct socket *sock, struct msghdr *m, size_t len)
 {
 	struct ss_reg *reg = ss_reg_of(sock);
-	int ret = reg->orig->sendmsg(sock, m, len);
+	int ret = ss_orig(sock)->sendmsg(sock, m, len);
 
 	ss_reg_send_done(reg, ret);
 	return ret;
@@ -359,7 +464,7 @@ static ssize_t ss_sendpage(struct socket *sock, struct page *page, int offset,
 			   size_t size, int flags)
 {
 	struct ss_reg *reg = ss_reg_of(sock);
-	ssize_t ret = reg->orig->sendpage(sock, page, offset, size, flags);
+	ssize_t ret = ss_orig(sock)->sendpage(sock, page, offset, size, flags);
 
 	ss_reg_send_done(reg, ret);
 	return ret;
@@ -368,19 +473,20 @@ static ssize_t ss_sendpage(struct socket *sock, struct page *page, int offset,
 static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 		      int flags)
 {
+	const struct proto_ops *orig = ss_orig(sock);
 	struct ss_reg *reg = ss_reg_of(sock);
 	unsigned long irqflags;
 	int ret;
 
-	if (!ss_is_stream(sock))
-		return reg->orig->connect(sock, addr, len, flags);
+	if (!reg || !ss_is_stream(sock))
+		return orig->connect(sock, addr, len, flags);
 
 	spin_lock_irqsave(&reg->lock, irqflags);
 	reg->connecting = true;
 	reg->armed |= SS_FD(CONNECT);
 	spin_unlock_irqrestore(&reg->lock, irqflags);
 
-	ret = reg->orig->connect(sock, addr, len, flags);
+	ret = orig->connect(sock, addr, len, flags);
 
 	spin_lock_irqsave(&reg->lock, irqflags);
 	if (reg->connecting && ret != -EINPROGRESS && ret != -EALREADY) {
@@ -399,24 +505,22 @@ static int ss_shutdown(struct socket *sock, int how)
 	struct ss_reg *reg = ss_reg_of(sock);
 	unsigned long flags;
 
-	if (how >= SHUT_RD && how <= SHUT_RDWR) {
+	if (reg && how >= SHUT_RD && how <= SHUT_RDWR) {
 		spin_lock_irqsave(&reg->lock, flags);
 		reg->local_shut |= (how + 1) & SHUTDOWN_MASK;
 		spin_unlock_irqrestore(&reg->lock, flags);
 	}
-	return reg->orig->shutdown(sock, how);
+	return ss_orig(sock)->shutdown(sock, how);
 }
 
 static int ss_setsockopt(struct socket *sock, int level, int optname,
 			 sockptr_t optval, unsigned int optlen)
 {
-	struct ss_reg *reg = ss_reg_of(sock);
-
 	/* Both would replace sock->ops, and with it the registration. */
 	if ((level == SOL_TCP && optname == TCP_ULP) ||
 	    (level == SOL_IPV6 && optname == IPV6_ADDRFORM))
 		return -EBUSY;
-	return reg->orig->setsockopt(sock, level, optname, optval, optlen);
+	return ss_orig(sock)->setsockopt(sock, level, optname, optval, optlen);
 }
 
 /* --- Sinks --- */
@@ -507,6 +611,74 @@ static void ss_reg_swap_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask)
 	*sink = old;
 }
 
+/* --- Shared proto_ops tables --- */
+
+static void ss_ops_wrap(struct proto_ops *ops, const struct proto_ops *orig)
+{
+	/* memcpy(), padding included, for ss_ops_get() to compare. */
+	memcpy(ops, orig, sizeof(*ops));
+	ops->owner = THIS_MODULE;
+	ops->release = ss_release;
+	ops->recvmsg = ss_recvmsg;
+	ops->sendmsg = ss_sendmsg;
+	if (orig->sendpage)
+		ops->sendpage = ss_sendpage;
+	ops->connect = ss_connect;
+	ops->shutdown = ss_shutdown;
+	ops->setsockopt = ss_setsockopt;
+	ops->accept = ss_accept;
+}
+
+/*
+ * The table wrapping @orig, created on first use.  A table is looked up by
+ * its contents, not only by @orig: after a protocol module is unloaded
+ * another one may have its proto_ops at the same address.
+ */
+static struct ss_ops *ss_ops_get(const struct proto_ops *orig)
+{
+	struct ss_ops *table, *fresh;
+
+	lockdep_assert_held(&ss_reg_mutex);
+	/* Not charged to a cgroup: the table is shared. */
+	fresh = kmalloc(sizeof(*fresh), GFP_KERNEL);
+	if (!fresh)
+		return NULL;
+	ss_ops_wrap(&fresh->ops, orig);
+	fresh->orig = orig;
+	list_for_each_entry(table, &ss_ops_tables, node) {
+		if (table->orig == orig &&
+		    !memcmp(&table->ops, &fresh->ops, sizeof(fresh->ops))) {
+			kfree(fresh);
+			return table;
+		}
+	}
+	list_add(&fresh->node, &ss_ops_tables);
+	return fresh;
+}
+
+static void ss_ops_free_all(void)
+{
+	struct ss_ops *table, *next;
+
+	list_for_each_entry_safe(table, next, &ss_ops_tables, node) {
+		list_del(&table->node);
+		kfree(table);
+	}
+}
+
+/*
+ * accept() gave @newsock the listener's ops (and took a reference on their
+ * owner, this module) but it gets no registration: give it its protocol's.
+ */
+static void ss_ops_disown(struct socket *newsock, struct ss_ops *table)
+{
+	if (READ_ONCE(newsock->ops) != &table->ops)
+		return;
+	__module_get(table->orig->owner);
+	WRITE_ONCE(newsock->ops, table->orig);
+	module_put(THIS_MODULE);
+}
+
 /* --- Attach, inherit, detach --- */
 
 static void ss_set_nonblock(struct file *file)
@@ -516,10 +688,8 @@ static void ss_set_nonblock(struct file *file)
 	spin_unlock(&file->f_lock);
 }
 
-static void ss_reg_init(struct ss_reg *reg, struct socket *sock,
-			const struct proto_ops *orig)
+static void ss_reg_init(struct ss_reg *reg, struct socket *sock)
 {
-	reg->orig = orig;
 	reg->sock = sock;
 	spin_lock_init(&reg->lock);
 	INIT_LIST_HEAD(&reg->queue_link);
@@ -530,20 +700,26 @@ static void ss_reg_init(struct ss_reg *reg, struct socket *sock,
 	reg->sink.sockfd = -1;
 }
 
-/* Point @sock at @reg: from here on the socket reports to it. */
-static void ss_reg_publish(struct ss_reg *reg)
+/* Point @reg's socket at it and at @table: from here on it reports to it. */
+static void ss_reg_publish(struct ss_reg *reg, struct ss_ops *table)
 {
+	struct socket *sock = reg->sock;
+
 	lockdep_assert_held(&ss_reg_mutex);
 	list_add_tail(&reg->node, &ss_regs);
 	ss_regs_nr++;
 	ss_stat_add(SS_STAT_REGS_CREATED, 1);
-	add_wait_queue(&reg->sock->wq.wait, &reg->wait);
-	WRITE_ONCE(reg->sock->ops, &reg->ops);
+	add_wait_queue(&sock->wq.wait, &reg->wait);
+	/* Whoever reads i_private sees an initialised @reg... */
+	smp_store_release(&SOCK_INODE(sock)->i_private, reg);
+	/* ...and whoever sees our ops sees i_private (ss_reg_lookup()). */
+	smp_store_release(&sock->ops, &table->ops);
 }
 
 static struct ss_reg *ss_reg_attach(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
+	struct ss_ops *table;
 	struct ss_reg *reg;
 
 	lockdep_assert_held(&ss_reg_mutex);
@@ -552,27 +728,27 @@ static struct ss_reg *ss_reg_attach(struct socket *sock)
 	/* A ULP (kTLS, ...) owns sock->ops already. */
 	if (ss_is_tcp(sk) && inet_csk(sk)->icsk_ulp_ops)
 		return ERR_PTR(-EOPNOTSUPP);
+	/* Someone else's i_private (see ss_reg_of()), or our ops without a
+	 * registration (a kernel accept()'s socket): not ours to take.
+	 */
+	if (SOCK_INODE(sock)->i_private || sock->ops->release == ss_release)
+		return ERR_PTR(-EBUSY);
 
 	reg = kmem_cache_zalloc(ss_reg_cache, GFP_KERNEL_ACCOUNT);
 	if (!reg)
 		return ERR_PTR(-ENOMEM);
-	ss_reg_init(reg, sock, sock->ops);
-	reg->ops = *sock->ops;
-	reg->ops.owner = THIS_MODULE;
-	reg->ops.release = ss_release;
-	reg->ops.recvmsg = ss_recvmsg;
-	reg->ops.sendmsg = ss_sendmsg;
-	if (reg->orig->sendpage)
-		reg->ops.sendpage = ss_sendpage;
-	reg->ops.connect = ss_connect;
-	reg->ops.shutdown = ss_shutdown;
-	reg->ops.setsockopt = ss_setsockopt;
-	reg->ops.accept = ss_accept;
+	table = ss_ops_get(sock->ops);
+	if (!table) {
+		kmem_cache_free(ss_reg_cache, reg);
+		return ERR_PTR(-ENOMEM);
+	}
+	ss_reg_init(reg, sock);
 	reg->connected = ss_established(sock);
 	reg->connecting = ss_is_tcp(sk) && READ_ONCE(sk->sk_state) == TCP_SYN_SENT;
 
 	/* The socket now holds this module, as it holds its protocol's. */
 	__module_get(THIS_MODULE);
+	ss_reg_publish(reg, table);
 	return reg;
 }
 
@@ -588,19 +764,18 @@ static int ss_match_file(const void *file, struct file *f, unsigned int fd)
  * (same sink, same mask) and reports FD_WRITE.  @child was allocated before
  * the connection was taken, so this cannot fail.
  */
-static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
-			   struct socket *newsock)
+static void ss_reg_inherit(struct ss_reg *parent, struct ss_ops *table,
+			   struct ss_reg *child, struct socket *newsock)
 {
-	const struct proto_ops *orig = parent->orig;
 	/*
 	 * do_accept() copied the listener's ops into newsock and took a
 	 * reference on their owner -- ours, unless the listener was
 	 * registered between that copy and the call to us.
 	 */
-	bool holds_us = READ_ONCE(newsock->ops) == &parent->ops;
+	bool holds_us = READ_ONCE(newsock->ops) == &table->ops;
 	unsigned long flags;
 
-	ss_reg_init(child, newsock, orig);
+	ss_reg_init(child, newsock);
 	mutex_lock(&ss_reg_mutex);
 	child->registrant = get_pid(parent->registrant);
 	child->registrant_uid = parent->registrant_uid;
@@ -612,23 +787,18 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 
 	if (child->sink.kind == SS_SINK_NONE) {
 		/* Nothing to inherit: give the socket back its own ops. */
-		if (holds_us) {
-			__module_get(orig->owner);
-			WRITE_ONCE(newsock->ops, orig);
-			module_put(THIS_MODULE);
-		}
+		ss_ops_disown(newsock, table);
 		mutex_unlock(&ss_reg_mutex);
 		put_pid(child->registrant);
 		kmem_cache_free(ss_reg_cache, child);
 		return;
 	}
 
-	child->ops = parent->ops;
 	child->connected = true;
 	/* The socket holds this module and its protocol's, one of them
 	 * taken by do_accept(); the protocol's is dropped in ss_release().
 	 */
-	__module_get(holds_us ? orig->owner : THIS_MODULE);
+	__module_get(holds_us ? table->orig->owner : THIS_MODULE);
 	if (child->sink.kind == SS_SINK_QUEUE) {
 		list_add_tail(&child->queue_link, ss_queue_regs(child->sink.queue));
 		/* The message carries the descriptor, known once accept()
@@ -644,7 +814,7 @@ static void ss_reg_inherit(struct ss_reg *parent, struct ss_reg *child,
 	}
 	/* Registered sockets are non-blocking, inherited ones included. */
 	ss_set_nonblock(newsock->file);
-	ss_reg_publish(child);
+	ss_reg_publish(child, table);
 	mutex_unlock(&ss_reg_mutex);
 	ss_reg_check(child, SS_EV_ALL, 0);
 }
@@ -668,34 +838,52 @@ static void ss_reg_resolve(struct callback_head *head)
 static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
 		     bool kern)
 {
+	struct ss_ops *table = ss_ops_of(sock);
 	struct ss_reg *reg = ss_reg_of(sock);
-	struct ss_reg *child;
+	struct ss_reg *child = NULL;
 	int ret;
 
-	/* Allocated first so that an accepted connection is never lost. */
-	child = kmem_cache_zalloc(ss_reg_cache, GFP_KERNEL_ACCOUNT);
-	if (!child)
-		return -ENOMEM;
-	ret = reg->orig->accept(sock, newsock, flags, kern);
-	if (ret < 0)
-		kmem_cache_free(ss_reg_cache, child);
-	else
-		ss_reg_inherit(reg, child, newsock);
-	ss_reg_rearm(reg, SS_FD(ACCEPT));
+	/*
+	 * Allocated first so that an accepted connection is never lost.  The
+	 * socket a kernel accept() (@kern) creates has no file and gets no
+	 * registration; kernel_accept() gives it our ops after we return.
+	 */
+	if (reg && !kern) {
+		child = kmem_cache_zalloc(ss_reg_cache, GFP_KERNEL_ACCOUNT);
+		if (!child) {
+			ss_ops_disown(newsock, table);
+			return -ENOMEM;
+		}
+	}
+	ret = table->orig->accept(sock, newsock, flags, kern);
+	if (ret >= 0 && child) {
+		ss_reg_inherit(reg, table, child, newsock);
+	} else {
+		if (child)
+			kmem_cache_free(ss_reg_cache, child);
+		ss_ops_disown(newsock, table);
+	}
+	if (reg)
+		ss_reg_rearm(reg, SS_FD(ACCEPT));
 	return ret;
 }
 
 /* Tear the registration down; the socket is in its last close. */
-static void ss_reg_detach(struct ss_reg *reg)
+static void ss_reg_detach(struct ss_reg *reg, struct ss_ops *table)
 {
+	struct socket *sock = reg->sock;
 	struct ss_sink none = {}, old;
 
 	mutex_lock(&ss_reg_mutex);
 	list_del(&reg->node);
 	ss_regs_nr--;
-	remove_wait_queue(&reg->sock->wq.wait, &reg->wait);
+	remove_wait_queue(&sock->wq.wait, &reg->wait);
 	old = none;
 	ss_reg_swap_sink(reg, &old, 0);
+	WRITE_ONCE(SOCK_INODE(sock)->i_private, NULL);
+	/* The protocol's ops back, if they are still ours (as kTLS does). */
+	if (READ_ONCE(sock->ops) == &table->ops)
+		WRITE_ONCE(sock->ops, table->orig);
 	mutex_unlock(&ss_reg_mutex);
 	cancel_work_sync(&reg->signal_work);
 	ss_sink_put(&old);
@@ -703,16 +891,18 @@ static void ss_reg_detach(struct ss_reg *reg)
 
 static int ss_release(struct socket *sock)
 {
+	struct ss_ops *table = ss_ops_of(sock);
+	const struct proto_ops *orig = table->orig;
 	struct ss_reg *reg = ss_reg_of(sock);
-	const struct proto_ops *orig = reg->orig;
 	int ret;
 
-	/* A socket whose accept() failed still has its listener's ops. */
-	if (reg->sock != sock)
+	/* A socket with our ops but no registration (see struct ss_ops)
+	 * holds this module instead of its protocol's.
+	 */
+	if (!reg)
 		return orig->release(sock);
 
-	ss_reg_detach(reg);
-	WRITE_ONCE(sock->ops, orig);
+	ss_reg_detach(reg, table);
 	ret = orig->release(sock);
 	module_put(orig->owner);
 	put_pid(reg->registrant);
@@ -752,7 +942,6 @@ int ss_reg_select(struct socket *sock, int sockfd,
 			err = PTR_ERR(reg);
 			goto out_unlock;
 		}
-		ss_reg_publish(reg);
 	}
 	ss_set_nonblock(sock->file);
 	if (!reg)
@@ -830,8 +1019,12 @@ void ss_reg_enum(struct socket *sock, struct eventfd_ctx *evt,
 	args->mask = reg->mask;
 	events = reg->pending & reg->mask;
 	bits = events;
-	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS)
-		args->errors[bit] = reg->errors[bit];
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
+		int slot = ss_err_slot(bit);
+
+		if (slot >= 0)
+			args->errors[bit] = reg->errors[slot];
+	}
 	if (!peek) {
 		reg->pending &= ~events;
 		if (evt)
@@ -949,5 +1142,6 @@ int ss_regs_init(void)
 void ss_regs_exit(void)
 {
 	WARN_ON(!list_empty(&ss_regs));
+	ss_ops_free_all();
 	kmem_cache_destroy(ss_reg_cache);
 }
