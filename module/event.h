@@ -102,9 +102,10 @@ static inline int ss_err_slot(unsigned int bit)
  * whatever later registrations change, until the socket's last close: the
  * release wrapper removes the wait entry, detaches the sink, clears
  * i_private and gives the socket back its protocol's ops, all under
- * ss_reg_mutex, then frees the object after the protocol's release.  It never holds a reference to the socket.  The
- * socket holds a reference to this module through the table's ops.owner,
- * which __sock_release() drops after the release wrapper.
+ * ss_reg_mutex, then frees the object after the protocol's release.  It
+ * never holds a reference to the socket.  The socket holds a reference to
+ * this module through the table's ops.owner, which __sock_release() drops
+ * after the release wrapper.
  *
  * Size: 224 bytes on Debian's kernel (18 per slab page); keep it at most
  * 256, the memory target per registration.
