@@ -102,6 +102,14 @@ static void close_all(int *fds, unsigned int n)
  * @n connected pairs, exp[i] to export and peer[i] its peer; @kinds picks
  * the kind of each.  0 or -1.
  */
+/* The redeemed descriptors, the exporter's and the peers', @n each. */
+static void close_all3(int *a, int *b, int *c, unsigned int n)
+{
+	close_all(a, n);
+	close_all(b, n);
+	close_all(c, n);
+}
+
 static int open_pairs(unsigned int n, const struct kind *(*kinds)(unsigned int),
 		      int *exp, int *peer)
 {
@@ -496,9 +504,7 @@ TEST(partial_redeem_by_room)
 	EXPECT_EQ(base, pending(dev));
 	for (int i = 0; i < 10; i++)
 		EXPECT_TRUE(transfer_ok(peer[i], fds[i], "partial"));
-	close_all(fds, 10);
-	close_all(exp, 10);
-	close_all(peer, 10);
+	close_all3(fds, exp, peer, 10);
 }
 
 /*
@@ -534,9 +540,7 @@ TEST(single_redeem_takes_one_at_a_time)
 	EXPECT_TRUE(fails_with(ss_sockets_from_info(&info, fds, 6, 0), EINVAL));
 	for (int i = 0; i < 6; i++)
 		EXPECT_TRUE(transfer_ok(fds[i], peer[i], "single"));
-	close_all(fds, 6);
-	close_all(exp, 6);
-	close_all(peer, 6);
+	close_all3(fds, exp, peer, 6);
 }
 
 /* Single and vector redeems mix on one token: the order is kept. */
@@ -561,9 +565,7 @@ TEST(single_then_vector_redeem)
 		}
 	}
 	EXPECT_TRUE(fails_with(raw_redeem(dev, &info, 0), EINVAL));
-	close_all(fds, 7);
-	close_all(exp, 7);
-	close_all(peer, 7);
+	close_all3(fds, exp, peer, 7);
 }
 
 /* Highest descriptor number open in this process, or -1. */
@@ -645,9 +647,7 @@ TEST(full_descriptor_table_leaves_the_rest_in_token)
 
 	close_all(fill, nfill);
 	EXPECT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
-	close_all(fds, 5);
-	close_all(exp, 5);
-	close_all(peer, 5);
+	close_all3(fds, exp, peer, 5);
 }
 
 /* CLOEXEC applies to every descriptor of the call that asks for it. */
@@ -688,9 +688,7 @@ TEST(cloexec_applies_to_every_descriptor)
 			TH_LOG("fds[%d]", i);
 		}
 	}
-	close_all(fds, 6);
-	close_all(exp, 6);
-	close_all(peer, 6);
+	close_all3(fds, exp, peer, 6);
 }
 
 /* --- argument errors ----------------------------------------------------- */
@@ -935,9 +933,7 @@ TEST(redeem_vec_rejects_bad_arguments)
 	for (int i = 0; i < 3; i++)
 		EXPECT_TRUE(same_file(exp[i], fds[i]));
 	EXPECT_EQ(base - 1, pending(dev));
-	close_all(fds, 3);
-	close_all(exp, 3);
-	close_all(peer, 3);
+	close_all3(fds, exp, peer, 3);
 }
 
 /*
@@ -971,9 +967,7 @@ static void redeem_to_bad_buffer(struct __test_metadata *_metadata,
 	for (int i = 0; i < 3; i++)
 		EXPECT_TRUE(same_file(exp[i], fds[i]));
 	EXPECT_EQ(base - 1, pending(dev));
-	close_all(fds, 3);
-	close_all(exp, 3);
-	close_all(peer, 3);
+	close_all3(fds, exp, peer, 3);
 }
 
 TEST(redeem_vec_to_null_fds_faults_and_keeps_token)
@@ -1065,9 +1059,7 @@ TEST(replay_after_complete_redeem_fails)
 	/* and the redeemed descriptors are undisturbed */
 	for (int i = 0; i < 3; i++)
 		EXPECT_TRUE(transfer_ok(fds[i], peer[i], "after-replay"));
-	close_all(fds, 3);
-	close_all(exp, 3);
-	close_all(peer, 3);
+	close_all3(fds, exp, peer, 3);
 }
 
 /* Library argument checks; none of them creates or consumes anything. */
@@ -1105,9 +1097,7 @@ TEST(library_argument_errors)
 	EXPECT_TRUE(same_file(exp[0], fds[0]));
 	EXPECT_TRUE(same_file(exp[1], fds[1]));
 	EXPECT_EQ(base, pending(dev));
-	close_all(fds, 2);
-	close_all(exp, 2);
-	close_all(peer, 2);
+	close_all3(fds, exp, peer, 2);
 }
 
 /* --- the per-user cap ---------------------------------------------------- */
