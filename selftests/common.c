@@ -298,3 +298,25 @@ int param_write(const char *name, const char *val)
 	close(fd);
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
+
+uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+unsigned int below(uint64_t *s, unsigned int n)
+{
+	return (unsigned int)(rnd(s) % n);
+}
+
+long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
+}

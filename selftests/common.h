@@ -6,6 +6,7 @@
 #define SHAREDSOCK_SELFTEST_COMMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <linux/sharedsock.h>
@@ -69,6 +70,13 @@ int lo_up(void);
 			_exit(code);					\
 		}							\
 	} while (0)
+
+/* splitmix64: the next value of the seeded sequence @s; one in [0, @n). */
+uint64_t rnd(uint64_t *s);
+unsigned int below(uint64_t *s, unsigned int n);
+
+/* CLOCK_MONOTONIC in microseconds. */
+long now_us(void);
 
 #define PARAM_DIR	"/sys/module/sharedsock/parameters/"
 

@@ -69,21 +69,7 @@
 #define NVIOL		10
 #define MAXERRNO	134
 
-/* --- Randomness --- */
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static unsigned int below(uint64_t *s, unsigned int n)
-{
-	return (unsigned int)(rnd(s) % n);
-}
+/* --- Randomness (rnd(), below() in common.c) --- */
 
 /* True with probability @pct percent. */
 static bool chance(uint64_t *s, unsigned int pct)
@@ -102,14 +88,6 @@ static void fill_random(uint64_t *s, void *p, size_t len)
 			v = rnd(s);
 		b[i] = v >> (8 * (i % 8));
 	}
-}
-
-static long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
 }
 
 /* --- The report, shared with the test process --- */

@@ -38,14 +38,6 @@
 
 #define NOBODY		65534
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 static long long now_ms(void)
 {
 	return now_us() / 1000;

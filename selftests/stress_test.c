@@ -67,30 +67,6 @@
 #define MSG_TAG		0x5500U	/* queue messages: (msg & 0xff00) */
 #define BUFSZ		16384
 
-/* --- Randomness: splitmix64, one state per thread --- */
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static unsigned int below(uint64_t *s, unsigned int n)
-{
-	return (unsigned int)(rnd(s) % n);
-}
-
-static long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
-}
-
 static void spin_us(int us)
 {
 	long end = now_us() + us;
