@@ -92,12 +92,13 @@ enum {
 	PH_SCALE = 1 << 3,
 	PH_MICRO = 1 << 4,
 	PH_UNLOAD = 1 << 5,
-	PH_TRACE = 1 << 6,	/* opt-in: function_graph of the hot paths */
-	PH_ALL = (1 << 6) - 1,
+	PH_OVERHEAD = 1 << 6,
+	PH_TRACE = 1 << 7,	/* opt-in: function_graph of the hot paths */
+	PH_ALL = (1 << 7) - 1,
 };
 
 static const char *const phase_names[] = {
-	"handoff", "event", "memory", "scale", "micro", "unload", "trace",
+	"handoff", "event", "memory", "scale", "micro", "unload", "overhead", "trace",
 };
 
 static struct {
@@ -1289,7 +1290,7 @@ static int ev_p_test(struct ev *e, int test, int cpu, long count, uint64_t *lat,
  * connections, so that a slower moment of the host weighs on all; @v gets
  * each class's median burst, per message.
  */
-#define CPU_CONNS 4
+#define CPU_CONNS 8
 
 static int ev_cpu_cost(int (*wfd)[CPU_CONNS], int (*rfd)[CPU_CONNS], long msgs, double *v)
 {
@@ -1414,12 +1415,10 @@ static int phase_event(void)
 	int lat_ss[3], lat_ep[3], loop_ss = -1, loop_ep = -1, st_reg = -1, st_plain = -1;
 	int st_pct = -1, burst_ss, burst_ep;
 	long burst_n = opt.latency_iters / 4 + 1;
-	int cpu_reg, cpu_plain, cpu_pct, cpu_ctl, cpu_w[3][CPU_CONNS], cpu_r[3][CPU_CONNS];
-	int cpu_ev;
 	long lat_n = opt.latency_iters;
 	uint64_t *lat = calloc((size_t)lat_n + 1, sizeof(*lat));
 	static const char *const sect[3] = { "event", "event-xcpu", "event-proc" };
-	double v, cv[3];
+	double v;
 
 	if (!lat)
 		return fail("calloc");
@@ -1443,12 +1442,6 @@ static int phase_event(void)
 			   "32 msgs/wake (FIFO): eventfd+enum, drain, reply", "ns/msg");
 	burst_ep = row_new("event.burst.epoll", "32 msgs/wake (FIFO): epoll_wait, drain, reply",
 			   "ns/msg");
-	cpu_reg = row_new("overhead.cpu.registered",
-			  "send+recv 64 B, reader registered", "ns/msg");
-	cpu_plain = row_new("overhead.cpu.plain", "send+recv 64 B, not registered", "ns/msg");
-	cpu_pct = row_new("overhead.cpu.percent", "per-packet overhead of a registration", "%");
-	cpu_ctl = row_new("overhead.cpu.control",
-			  "  control: another unregistered pair vs the first", "%");
 	if (np >= 2) {
 		st_reg = row_new("overhead-xcpu.stream.registered",
 				 "stream 64 B msgs, blocking recv, registered", "ns/msg");
@@ -1460,32 +1453,11 @@ static int phase_event(void)
 
 	if (pin_cpu(0))
 		return fail("sched_setaffinity");
-	for (int i = 0; i < 3; i++)
-		for (int c = 0; c < CPU_CONNS; c++)
-			if (tcp_pair(&cpu_w[i][c], &cpu_r[i][c]))
-				return -1;
 	if (ev_start(&proc, false))
 		return -1;
 	if (ev_start(&thr, true)) {
 		ev_stop(&proc);
 		return -1;
-	}
-
-	/* The one-thread pairs: this process registers the first class's readers. */
-	cpu_ev = eventfd(0, EFD_CLOEXEC);
-	if (cpu_ev < 0) {
-		fail("eventfd");
-		goto out;
-	}
-	for (int c = 0; c < CPU_CONNS; c++) {
-		if (ss_event_select(cpu_r[0][c], cpu_ev, SS_FD_READ)) {
-			fail("ss_event_select (one-thread pair)");
-			goto out;
-		}
-		if (set_nonblock(cpu_r[1][c], true) || set_nonblock(cpu_r[2][c], true)) {
-			fail("O_NONBLOCK");
-			goto out;
-		}
 	}
 
 	/* Warm-up. */
@@ -1497,8 +1469,7 @@ static int phase_event(void)
 	if (ev_p_test(&thr, EV_BURST_SS, 0, burst_n / 8 + 1, lat, &v) ||
 	    ev_p_test(&thr, EV_BURST_EP, 0, burst_n / 8 + 1, lat, &v) ||
 	    ev_p_test(&proc, EV_LAT_SS, 0, lat_n / 8 + 1, lat, &v) ||
-	    ev_p_test(&proc, EV_LAT_EP, 0, lat_n / 8 + 1, lat, &v) ||
-	    ev_cpu_cost(cpu_w, cpu_r, 2048, cv))
+	    ev_p_test(&proc, EV_LAT_EP, 0, lat_n / 8 + 1, lat, &v))
 		goto out;
 
 	for (int r = 0; r < opt.runs; r++) {
@@ -1524,15 +1495,6 @@ static int phase_event(void)
 		row_add(burst_ss, a);
 		row_add(burst_ep, b);
 		row_ratio(burst_ss, burst_ep, a / b);
-
-		/* Per-packet overhead, one thread. */
-		if (ev_cpu_cost(cpu_w, cpu_r, opt.cpu_msgs, cv))
-			goto out;
-		row_add(cpu_reg, cv[0]);
-		row_add(cpu_plain, cv[1]);
-		row_ratio(cpu_reg, cpu_plain, cv[0] / cv[1]);
-		row_add(cpu_pct, (cv[0] / cv[1] - 1) * 100);
-		row_add(cpu_ctl, (cv[2] / cv[1] - 1) * 100);
 
 		if (np >= 2) {
 			/* Event-loop throughput, reader on the other CPU. */
@@ -1561,6 +1523,67 @@ out:
 	if (ev_stop(&proc))
 		ret = -1;
 	return ret;
+}
+
+/*
+ * One run of the per-packet overhead: fresh pairs (so that where their
+ * memory lands, which biases a class in software emulation, changes from
+ * run to run), the first class's readers registered by this process, the
+ * other two classes never registered.
+ */
+static int overhead_run(long msgs, double *cv)
+{
+	int w[3][CPU_CONNS], r[3][CPU_CONNS], evfd, made = 0, ret = -1;
+
+	evfd = eventfd(0, EFD_CLOEXEC);
+	if (evfd < 0)
+		return fail("eventfd");
+	for (; made < 3 * CPU_CONNS; made++) {
+		int i = made / CPU_CONNS, c = made % CPU_CONNS;
+
+		if (tcp_pair(&w[i][c], &r[i][c]))
+			goto out;
+		if (i == 0 ? ss_event_select(r[i][c], evfd, SS_FD_READ) :
+			     set_nonblock(r[i][c], true)) {
+			fail(i == 0 ? "ss_event_select" : "O_NONBLOCK");
+			made++;
+			goto out;
+		}
+	}
+	if (!ev_cpu_cost(w, r, 1024, cv))		/* warm-up */
+		ret = ev_cpu_cost(w, r, msgs, cv);
+out:
+	while (made--) {
+		close(w[made / CPU_CONNS][made % CPU_CONNS]);
+		close(r[made / CPU_CONNS][made % CPU_CONNS]);
+	}
+	close(evfd);
+	return ret;
+}
+
+/* Per-packet overhead of a registration, one thread. */
+static int phase_overhead(void)
+{
+	int reg = row_new("overhead.cpu.registered", "send+recv 64 B, reader registered",
+			  "ns/msg");
+	int plain = row_new("overhead.cpu.plain", "send+recv 64 B, not registered", "ns/msg");
+	int pct = row_new("overhead.cpu.percent", "per-packet overhead of a registration", "%");
+	int ctl = row_new("overhead.cpu.control",
+			  "  control: another unregistered pair vs the first", "%");
+	double cv[3];
+
+	if (pin_cpu(0))
+		return fail("sched_setaffinity");
+	for (int run = 0; run < opt.runs; run++) {
+		if (overhead_run(opt.cpu_msgs, cv))
+			return -1;
+		row_add(reg, cv[0]);
+		row_add(plain, cv[1]);
+		row_ratio(reg, plain, cv[0] / cv[1]);
+		row_add(pct, (cv[0] / cv[1] - 1) * 100);
+		row_add(ctl, (cv[2] / cv[1] - 1) * 100);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2585,7 +2608,7 @@ static const struct {
 	{ "event", "sender P and registrant/reader Q: threads, both on CPU 0" },
 	{ "event-xcpu", "threads, P on CPU 0, Q on CPU 1" },
 	{ "event-proc", "processes, both on CPU 0" },
-	{ "overhead", "per packet; 1 thread: 32 sends then 32 recvs, on 4 connections each" },
+	{ "overhead", "per packet; 1 thread: 32 sends then 32 recvs, 8 fresh connections each per run" },
 	{ "overhead-xcpu", "threads: writer on CPU 0, blocking reader on CPU 1" },
 	{ "mem", "kernel memory from /proc/slabinfo deltas (booted with slab_nomerge)" },
 	{ "reg", "registration calls (UDP sockets, one eventfd)" },
@@ -2769,7 +2792,7 @@ static void usage(void)
 {
 	say("usage: sharedsock_bench [OPTION]...   (options may also be joined by commas)");
 	say("  runs=N               repeated runs (default %d, at most %d)", opt.runs, MAX_RUNS);
-	say("  only=LIST, skip=LIST phases, ':'-separated: micro handoff event memory scale");
+	say("  only=LIST, skip=LIST phases, ':'-separated: micro handoff event overhead memory scale");
 	say("                       unload, and trace (which only runs when asked for)");
 	say("  quick                3 runs, about a tenth of the work, levels 1k:100k");
 	say("  trace                also print a function_graph trace of the module's hot paths");
@@ -3039,6 +3062,7 @@ int main(int argc, char **argv)
 	errors += run_phase(PH_MICRO, phase_micro) < 0;
 	errors += run_phase(PH_HANDOFF, phase_handoff) < 0;
 	errors += run_phase(PH_EVENT, phase_event) < 0;
+	errors += run_phase(PH_OVERHEAD, phase_overhead) < 0;
 	errors += run_phase(PH_MEMORY, phase_memory) < 0;
 	errors += run_phase(PH_SCALE, phase_scale) < 0;
 	errors += run_phase(PH_TRACE, phase_trace) < 0;
