@@ -73,7 +73,9 @@ static inline int ss_err_slot(unsigned int bit)
  * @sock:       the socket; its inode's i_private points here, and its
  *              sock->ops at its protocol's struct ss_ops (reg.c), while
  *              the registration exists
- * @wait:       on the socket's wait queue (sock->wq.wait)
+ * @wait:       unless @hooked: on the socket's wait queue (sock->wq.wait)
+ * @rcu:        frees the object a grace period after the socket's last
+ *              close, for the sock callbacks that may still be reading it
  * @node:       on the list of all registrations, under ss_reg_mutex
  * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
  * @registrant: process that made the current registration (a reference),
@@ -92,6 +94,8 @@ static inline int ss_err_slot(unsigned int bit)
  * @unresolved: accepted socket whose descriptor is not known yet; nothing
  *              is posted to a queue until it is
  * @local_shut: shutdown() directions done locally (RCV/SEND_SHUTDOWN)
+ * @hooked:     readiness comes from the sock's callbacks, not from @wait;
+ *              set before the registration is published, then constant
  * @signal_work: signals the eventfd where eventfd_signal() may not recurse
  * @resolve:    task work that learns an accepted socket's descriptor
  * @ready_link: on @sink.queue's ready list, under the queue's lock
@@ -100,10 +104,11 @@ static inline int ss_err_slot(unsigned int bit)
  *
  * Lifetime: created by the first registration made on a socket and kept,
  * whatever later registrations change, until the socket's last close: the
- * release wrapper removes the wait entry, detaches the sink, clears
- * i_private and gives the socket back its protocol's ops, all under
- * ss_reg_mutex, then frees the object after the protocol's release.  It
- * never holds a reference to the socket.  The socket holds a reference to
+ * release wrapper gives the sock back its callbacks (or removes the wait
+ * entry), detaches the sink, clears i_private and gives the socket back
+ * its protocol's ops, all under ss_reg_mutex, then frees the object a
+ * grace period after the protocol's release.  It never holds a reference
+ * to the socket.  The socket holds a reference to
  * this module through the table's ops.owner, which __sock_release() drops
  * after the release wrapper.
  *
@@ -112,7 +117,10 @@ static inline int ss_err_slot(unsigned int bit)
  */
 struct ss_reg {
 	struct socket *sock;
-	wait_queue_entry_t wait;
+	union {
+		wait_queue_entry_t wait;
+		struct rcu_head rcu;
+	};
 	struct list_head node;
 	struct list_head queue_link;
 	struct pid *registrant;
@@ -129,6 +137,7 @@ struct ss_reg {
 	bool connected;
 	bool unresolved;
 	u8 local_shut;
+	bool hooked;
 	struct work_struct signal_work;
 	struct callback_head resolve;
 

@@ -15,8 +15,14 @@
  *  - shutdown: to tell a local shutdown from the peer's;
  *  - setsockopt: to refuse TCP_ULP and IPV6_ADDRFORM, which would replace
  *    sock->ops behind our back.
- * Readiness comes from a wait entry on the socket's wait queue, the one
- * poll and epoll wait on: the wake-up key says which condition changed.
+ * Readiness of TCP, UDP and AF_UNIX stream sockets comes from their sock
+ * callbacks (sk_data_ready, sk_write_space, sk_state_change,
+ * sk_error_report), which the registration wraps as sunrpc and kTLS do:
+ * every wake-up of these sockets goes through one of them, and a socket
+ * nobody sleeps on then takes no wait-queue wake-up per packet.  Other
+ * sockets (AF_UNIX datagrams, whose writers are also woken through their
+ * peer's queue) use a wait entry on the socket's wait queue, the one poll
+ * and epoll wait on.  Either way a wake-up key says what changed.
  */
 #include <linux/eventfd.h>
 #include <linux/fdtable.h>
@@ -37,12 +43,26 @@
 #define SS_EV_ALL	SHAREDSOCK_FD_ALL_EVENTS
 /* The key of sock_def_readable(): data or a connection arrived. */
 #define SS_DATA_WAKE	(EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND)
+/* The key of sock_def_write_space() and sk_stream_write_space(): space. */
+#define SS_SPACE_WAKE	(EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND)
+
+/* The sock callbacks a registration may wrap, in the order of ss_sk_hooks. */
+enum ss_sk_cb {
+	SS_SK_DATA_READY,
+	SS_SK_WRITE_SPACE,
+	SS_SK_STATE_CHANGE,
+	SS_SK_ERROR_REPORT,
+	SS_SK_CBS
+};
 
 /**
  * struct ss_ops - the wrapped proto_ops of one protocol
  * @ops:   *@orig with a few operations wrapped; sock->ops of every
  *         registered socket of the protocol points here
  * @orig:  the protocol's own proto_ops
+ * @sk_cb: the protocol's own sock callbacks (enum ss_sk_cb), learnt from
+ *         the first socket hooked, under ss_reg_mutex, and constant after;
+ *         only sockets that have these are hooked
  * @node:  on ss_ops_tables, under ss_reg_mutex
  *
  * Lifetime: created by the first registration of a socket of the protocol
@@ -58,6 +78,7 @@
 struct ss_ops {
 	struct proto_ops ops;		/* a writable copy, not const */
 	const struct proto_ops *orig;
+	void (*sk_cb[SS_SK_CBS])(struct sock *sk);
 	struct list_head node;
 };
 
@@ -134,9 +155,9 @@ static bool ss_urgent(struct sock *sk)
 	       (READ_ONCE(tcp_sk(sk)->urg_data) & TCP_URG_VALID);
 }
 
-static bool ss_established(const struct socket *sock)
+static bool ss_established(const struct socket *sock, const struct sock *sk)
 {
-	int state = READ_ONCE(sock->sk->sk_state);
+	int state = READ_ONCE(sk->sk_state);
 
 	if (!ss_is_stream(sock))
 		return true;
@@ -144,9 +165,8 @@ static bool ss_established(const struct socket *sock)
 }
 
 /* The peer shut down its sending side, closed, or reset the connection. */
-static bool ss_peer_closed(const struct ss_reg *reg)
+static bool ss_peer_closed(const struct ss_reg *reg, struct sock *sk)
 {
-	struct sock *sk = reg->sock->sk;
 	int state = READ_ONCE(sk->sk_state);
 
 	if (!ss_is_stream(reg->sock) || !reg->connected)
@@ -228,29 +248,28 @@ static void ss_reg_record(struct ss_reg *reg, u32 events, const int *errs)
  * FD_CLOSE once the peer closed and the data before it has been read.  A
  * reset's error is kept, since recv() consumes sk_err on the way.
  */
-static u32 ss_reg_close_event(struct ss_reg *reg, int *errs)
+static u32 ss_reg_close_event(struct ss_reg *reg, struct sock *sk, int *errs)
 {
-	int err = READ_ONCE(reg->sock->sk->sk_err);
+	int err = READ_ONCE(sk->sk_err);
 
-	if (!ss_peer_closed(reg))
+	if (!ss_peer_closed(reg, sk))
 		return 0;
 	if (err && !reg->close_err)
 		reg->close_err = err;
-	if (ss_readable(reg->sock->sk))
+	if (ss_readable(sk))
 		return 0;
 	errs[SHAREDSOCK_FD_CLOSE_BIT] = reg->close_err;
 	return SS_FD(CLOSE);
 }
 
 /* A connect() in progress finished: FD_CONNECT (and FD_WRITE on success). */
-static u32 ss_reg_connect_event(struct ss_reg *reg, int *errs)
+static u32 ss_reg_connect_event(struct ss_reg *reg, struct sock *sk, int *errs)
 {
-	struct sock *sk = reg->sock->sk;
 	int err;
 
 	if (!reg->connecting)
 		return 0;
-	if (ss_established(reg->sock)) {
+	if (ss_established(reg->sock, sk)) {
 		reg->connecting = false;
 		reg->connected = true;
 		return SS_FD(CONNECT) | SS_FD(WRITE);
@@ -264,35 +283,44 @@ static u32 ss_reg_connect_event(struct ss_reg *reg, int *errs)
 }
 
 /*
- * Wake-up callback on the socket's wait queue: softirq or process context,
- * under the wait queue's lock.  The key names the condition that changed;
- * no key means a state change.  No allocation, no sleeping lock.
+ * A wake-up with key @keyed while nothing it could raise is armed: data or
+ * space, when no connect() is in progress.  Read without the lock: whoever
+ * re-arms looks at the level afterwards, past a full barrier that pairs
+ * with the one the waker passed between changing the level and getting
+ * here (skwq_has_sleeper()'s, or ss_sk_event()'s).
  */
-static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
-		       void *key)
+static bool ss_reg_event_is_noop(const struct ss_reg *reg, __poll_t keyed)
 {
-	struct ss_reg *reg = container_of(wait, struct ss_reg, wait);
-	__poll_t keyed = key_to_poll(key);
+	u32 could = 0;
+
+	if (!keyed || (keyed & ~(SS_DATA_WAKE | SS_SPACE_WAKE)))
+		return false;
+	if (keyed & SS_DATA_WAKE)
+		could |= SS_FD(READ) | SS_FD(OOB) | SS_FD(ACCEPT);
+	if (keyed & SS_SPACE_WAKE)
+		could |= SS_FD(WRITE);
+	return !READ_ONCE(reg->connecting) && !(READ_ONCE(reg->armed) & could);
+}
+
+/*
+ * A wake-up of @reg's socket @sk, whose key @keyed names the condition that
+ * changed (0: a state change).  Softirq or process context; no allocation,
+ * no sleeping lock.  @sk is passed rather than read from reg->sock, which
+ * a sock callback racing with the last close may find released.
+ */
+static void ss_reg_catch(struct ss_reg *reg, struct sock *sk, __poll_t keyed)
+{
 	__poll_t changed = keyed ?: ~(__poll_t)0;
-	struct sock *sk = reg->sock->sk;
 	int errs[SHAREDSOCK_FD_MAX_EVENTS] = {};
 	unsigned long flags;
 	u32 events = 0;
-
-	/*
-	 * Data arriving while nothing it could raise is armed: nothing to do.
-	 * Unlocked: whoever re-arms looks at the level afterwards.
-	 */
-	if (keyed && !(keyed & ~SS_DATA_WAKE) && !READ_ONCE(reg->connecting) &&
-	    !(READ_ONCE(reg->armed) & (SS_FD(READ) | SS_FD(OOB) | SS_FD(ACCEPT))))
-		return 0;
 
 	spin_lock_irqsave(&reg->lock, flags);
 	if (ss_listening(sk)) {
 		if ((changed & EPOLLIN) && ss_accept_pending(sk))
 			events |= SS_FD(ACCEPT);
 	} else {
-		events |= ss_reg_connect_event(reg, errs);
+		events |= ss_reg_connect_event(reg, sk, errs);
 		if ((changed & EPOLLIN) && ss_readable(sk))
 			events |= SS_FD(READ);
 		if ((changed & (EPOLLIN | EPOLLPRI)) && ss_urgent(sk))
@@ -302,10 +330,25 @@ static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 		 */
 		if ((keyed & EPOLLOUT) && reg->connected)
 			events |= SS_FD(WRITE);
-		events |= ss_reg_close_event(reg, errs);
+		events |= ss_reg_close_event(reg, sk, errs);
 	}
 	ss_reg_record(reg, events, errs);
 	spin_unlock_irqrestore(&reg->lock, flags);
+}
+
+static void ss_reg_event(struct ss_reg *reg, struct sock *sk, __poll_t keyed)
+{
+	if (!ss_reg_event_is_noop(reg, keyed))
+		ss_reg_catch(reg, sk, keyed);
+}
+
+/* Wake-up callback on the socket's wait queue, under the queue's lock. */
+static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
+		       void *key)
+{
+	struct ss_reg *reg = container_of(wait, struct ss_reg, wait);
+
+	ss_reg_event(reg, reg->sock->sk, key_to_poll(key));
 	return 0;
 }
 
@@ -342,6 +385,8 @@ static void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm)
 	if (which & SS_FD(WRITE)) {
 		ss_reg_arm(reg, rearm);
 		rearm = 0;
+		/* Pairs with the barrier before ss_reg_event()'s lockless look. */
+		smp_mb();
 		writable = ss_orig(sock)->poll(sock->file, sock, NULL) & EPOLLOUT;
 	}
 
@@ -363,7 +408,7 @@ static void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm)
 			events |= SS_FD(OOB);
 		if (writable && reg->connected)
 			events |= SS_FD(WRITE);
-		events |= ss_reg_close_event(reg, errs);
+		events |= ss_reg_close_event(reg, sk, errs);
 	}
 	ss_reg_record(reg, events & which, errs);
 	spin_unlock_irqrestore(&reg->lock, flags);
@@ -397,6 +442,165 @@ static struct ss_reg *ss_reg_lookup(struct socket *sock)
 	if (smp_load_acquire(&sock->ops)->release != ss_release)
 		return NULL;
 	return ss_reg_of(sock);
+}
+
+/* --- Sock callbacks --- */
+
+/*
+ * From a sock callback, under rcu_read_lock(): the table and registration
+ * of the socket that @sk belongs to.  Both the socket (a sockfs inode) and
+ * the registration are freed after a grace period.  Neither is found only
+ * while accept() sets a new socket up and during a socket's last close,
+ * when nobody can be waiting on it.
+ */
+static struct ss_reg *ss_sk_reg(struct sock *sk, struct ss_ops **table)
+{
+	struct socket *sock = READ_ONCE(sk->sk_socket);
+	const struct proto_ops *ops;
+
+	*table = NULL;
+	if (!sock)
+		return NULL;
+	/* Pairs with ss_reg_publish(): our ops imply i_private is set. */
+	ops = smp_load_acquire(&sock->ops);
+	if (!ops || ops->release != ss_release)
+		return NULL;
+	*table = container_of(ops, struct ss_ops, ops);
+	return ss_reg_of(sock);
+}
+
+/* The wake-up key each callback stands for; 0: a state change. */
+static const __poll_t ss_sk_keys[SS_SK_CBS] = {
+	[SS_SK_DATA_READY] = SS_DATA_WAKE,
+	[SS_SK_WRITE_SPACE] = SS_SPACE_WAKE,
+	[SS_SK_STATE_CHANGE] = 0,
+	[SS_SK_ERROR_REPORT] = EPOLLERR,
+};
+
+/*
+ * Room to send, as the protocol's write-space callback judges it before it
+ * wakes anyone: it is called on every freed send buffer (UDP), or whenever
+ * some space came back (TCP).
+ */
+static bool ss_sk_writable(struct sock *sk)
+{
+	return ss_is_tcp(sk) ? sk_stream_is_writeable(sk) : sock_writeable(sk);
+}
+
+/* Callback @which of a hooked sock: the protocol's own, then ours. */
+static void ss_sk_event(struct sock *sk, enum ss_sk_cb which)
+{
+	struct ss_ops *table;
+	struct ss_reg *reg;
+
+	rcu_read_lock();
+	reg = ss_sk_reg(sk, &table);
+	if (table)
+		table->sk_cb[which](sk);
+	if (reg && (which != SS_SK_WRITE_SPACE || ss_sk_writable(sk))) {
+		/* What the wait-queue path gets from skwq_has_sleeper(). */
+		smp_mb();
+		ss_reg_event(reg, sk, ss_sk_keys[which]);
+	}
+	rcu_read_unlock();
+}
+
+static void ss_sk_data_ready(struct sock *sk)
+{
+	ss_sk_event(sk, SS_SK_DATA_READY);
+}
+
+static void ss_sk_write_space(struct sock *sk)
+{
+	ss_sk_event(sk, SS_SK_WRITE_SPACE);
+}
+
+static void ss_sk_state_change(struct sock *sk)
+{
+	ss_sk_event(sk, SS_SK_STATE_CHANGE);
+}
+
+static void ss_sk_error_report(struct sock *sk)
+{
+	ss_sk_event(sk, SS_SK_ERROR_REPORT);
+}
+
+static void (*const ss_sk_hooks[SS_SK_CBS])(struct sock *sk) = {
+	[SS_SK_DATA_READY] = ss_sk_data_ready,
+	[SS_SK_WRITE_SPACE] = ss_sk_write_space,
+	[SS_SK_STATE_CHANGE] = ss_sk_state_change,
+	[SS_SK_ERROR_REPORT] = ss_sk_error_report,
+};
+
+/* The callbacks of @sk, in enum ss_sk_cb order; under sk_callback_lock. */
+static void ss_sk_get_cbs(const struct sock *sk,
+			  void (*cb[SS_SK_CBS])(struct sock *sk))
+{
+	cb[SS_SK_DATA_READY] = sk->sk_data_ready;
+	cb[SS_SK_WRITE_SPACE] = sk->sk_write_space;
+	cb[SS_SK_STATE_CHANGE] = sk->sk_state_change;
+	cb[SS_SK_ERROR_REPORT] = sk->sk_error_report;
+}
+
+static void ss_sk_set_cbs(struct sock *sk,
+			  void (*const cb[SS_SK_CBS])(struct sock *sk))
+{
+	WRITE_ONCE(sk->sk_data_ready, cb[SS_SK_DATA_READY]);
+	WRITE_ONCE(sk->sk_write_space, cb[SS_SK_WRITE_SPACE]);
+	WRITE_ONCE(sk->sk_state_change, cb[SS_SK_STATE_CHANGE]);
+	WRITE_ONCE(sk->sk_error_report, cb[SS_SK_ERROR_REPORT]);
+}
+
+/*
+ * Sockets every wake-up of which goes through the four callbacks.  Not
+ * AF_UNIX datagram sockets: a writer waiting for room in its peer's queue
+ * is woken through the peer's wait queue, straight into its own.
+ */
+static bool ss_sk_hookable(const struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	return ss_is_tcp(sk) || ss_is_udp(sk) ||
+	       (sk->sk_family == AF_UNIX && sock->type == SOCK_STREAM);
+}
+
+/*
+ * Wrap @sk's callbacks if they are its protocol's own (not replaced by
+ * another kernel user) or ours already (a TCP socket accept() cloned from
+ * a hooked listener).  Returns whether they are ours.
+ */
+static bool ss_sk_hook(struct sock *sk, struct ss_ops *table)
+{
+	void (*cb[SS_SK_CBS])(struct sock *sk);
+	bool hooked;
+
+	lockdep_assert_held(&ss_reg_mutex);
+	write_lock_bh(&sk->sk_callback_lock);
+	ss_sk_get_cbs(sk, cb);
+	hooked = !memcmp(cb, ss_sk_hooks, sizeof(cb));
+	if (!hooked && !table->sk_cb[0] && !rcu_access_pointer(sk->sk_user_data))
+		memcpy(table->sk_cb, cb, sizeof(cb));
+	if (!hooked && !memcmp(cb, table->sk_cb, sizeof(cb))) {
+		ss_sk_set_cbs(sk, ss_sk_hooks);
+		hooked = true;
+	}
+	write_unlock_bh(&sk->sk_callback_lock);
+	return hooked;
+}
+
+/* Give @sk back its protocol's callbacks where they are still ours. */
+static void ss_sk_unhook(struct sock *sk, const struct ss_ops *table)
+{
+	void (*cb[SS_SK_CBS])(struct sock *sk);
+	int i;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	ss_sk_get_cbs(sk, cb);
+	for (i = 0; i < SS_SK_CBS; i++)
+		if (cb[i] == ss_sk_hooks[i])
+			cb[i] = table->sk_cb[i];
+	ss_sk_set_cbs(sk, cb);
+	write_unlock_bh(&sk->sk_callback_lock);
 }
 
 /*
@@ -668,10 +872,13 @@ static void ss_ops_free_all(void)
 
 /*
  * accept() gave @newsock the listener's ops (and took a reference on their
- * owner, this module) but it gets no registration: give it its protocol's.
+ * owner, this module), and its sock may have cloned the listener's hooked
+ * callbacks, but it gets no registration: give it its protocol's.
  */
 static void ss_ops_disown(struct socket *newsock, struct ss_ops *table)
 {
+	if (newsock->sk)
+		ss_sk_unhook(newsock->sk, table);
 	if (READ_ONCE(newsock->ops) != &table->ops)
 		return;
 	__module_get(table->orig->owner);
@@ -709,11 +916,18 @@ static void ss_reg_publish(struct ss_reg *reg, struct ss_ops *table)
 	list_add_tail(&reg->node, &ss_regs);
 	ss_regs_nr++;
 	ss_stat_add(SS_STAT_REGS_CREATED, 1);
-	add_wait_queue(&sock->wq.wait, &reg->wait);
 	/* Whoever reads i_private sees an initialised @reg... */
 	smp_store_release(&SOCK_INODE(sock)->i_private, reg);
 	/* ...and whoever sees our ops sees i_private (ss_reg_lookup()). */
 	smp_store_release(&sock->ops, &table->ops);
+	/*
+	 * Hooked after the ops are ours, through which a hooked callback
+	 * finds the protocol's own.  Whatever changes before is seen by the
+	 * look at the level that follows publication.
+	 */
+	reg->hooked = ss_sk_hookable(sock) && ss_sk_hook(sock->sk, table);
+	if (!reg->hooked)
+		add_wait_queue(&sock->wq.wait, &reg->wait);
 }
 
 static struct ss_reg *ss_reg_attach(struct socket *sock)
@@ -743,7 +957,7 @@ static struct ss_reg *ss_reg_attach(struct socket *sock)
 		return ERR_PTR(-ENOMEM);
 	}
 	ss_reg_init(reg, sock);
-	reg->connected = ss_established(sock);
+	reg->connected = ss_established(sock, sk);
 	reg->connecting = ss_is_tcp(sk) && READ_ONCE(sk->sk_state) == TCP_SYN_SENT;
 
 	/* The socket now holds this module, as it holds its protocol's. */
@@ -877,7 +1091,10 @@ static void ss_reg_detach(struct ss_reg *reg, struct ss_ops *table)
 	mutex_lock(&ss_reg_mutex);
 	list_del(&reg->node);
 	ss_regs_nr--;
-	remove_wait_queue(&sock->wq.wait, &reg->wait);
+	if (reg->hooked)
+		ss_sk_unhook(sock->sk, table);
+	else
+		remove_wait_queue(&sock->wq.wait, &reg->wait);
 	old = none;
 	ss_reg_swap_sink(reg, &old, 0);
 	WRITE_ONCE(SOCK_INODE(sock)->i_private, NULL);
@@ -887,6 +1104,12 @@ static void ss_reg_detach(struct ss_reg *reg, struct ss_ops *table)
 	mutex_unlock(&ss_reg_mutex);
 	cancel_work_sync(&reg->signal_work);
 	ss_sink_put(&old);
+}
+
+/* A sock callback that began before the last close may still read it. */
+static void ss_reg_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(ss_reg_cache, container_of(head, struct ss_reg, rcu));
 }
 
 static int ss_release(struct socket *sock)
@@ -906,7 +1129,7 @@ static int ss_release(struct socket *sock)
 	ret = orig->release(sock);
 	module_put(orig->owner);
 	put_pid(reg->registrant);
-	kmem_cache_free(ss_reg_cache, reg);
+	call_rcu(&reg->rcu, ss_reg_free_rcu);
 	return ret;
 }
 
@@ -1142,6 +1365,8 @@ int ss_regs_init(void)
 void ss_regs_exit(void)
 {
 	WARN_ON(!list_empty(&ss_regs));
+	/* Registrations still to free, and hooked callbacks still running. */
+	rcu_barrier();
 	ss_ops_free_all();
 	kmem_cache_destroy(ss_reg_cache);
 }
