@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -300,6 +301,189 @@ TEST(io_uring_event_loop)
 	close(sv[0]);
 	close(sv[1]);
 	close(efd);
+}
+
+/* The socket kinds: readiness from sock callbacks or from a wait entry. */
+static const struct kind {
+	int family, type;
+	const char *name;
+} kinds[] = {
+	{ AF_INET, SOCK_STREAM, "tcp4" },
+	{ AF_INET6, SOCK_STREAM, "tcp6" },
+	{ AF_INET, SOCK_DGRAM, "udp4" },
+	{ AF_UNIX, SOCK_STREAM, "unix stream" },
+	{ AF_UNIX, SOCK_DGRAM, "unix dgram" },
+	{ AF_UNIX, SOCK_SEQPACKET, "unix seqpacket" },
+};
+
+struct waiter {
+	int sock, result;	/* result: poll()'s revents, then recv()'s length */
+	int done[2];		/* a pipe: the waiter's word that it returned */
+};
+
+static void *wait_and_read(void *arg)
+{
+	struct waiter *w = arg;
+	struct pollfd p = { .fd = w->sock, .events = POLLIN };
+	char buf[16];
+
+	w->result = -1;
+	if (poll(&p, 1, 5000) == 1 && (p.revents & POLLIN))
+		w->result = (int)recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
+	if (write(w->done[1], "", 1) != 1)
+		w->result = -2;
+	return NULL;
+}
+
+/*
+ * A thread sleeps in poll() on @sock, then reads: true when it wakes up
+ * with the @len bytes @peer sends once it (most likely) sleeps.
+ */
+static bool waiter_woken(int sock, int peer, int len)
+{
+	struct pollfd p;
+	struct waiter w = { .sock = sock };
+	pthread_t t;
+	bool woken;
+
+	if (pipe(w.done) || pthread_create(&t, NULL, wait_and_read, &w))
+		return false;
+	usleep(100 * 1000);
+	woken = send(peer, "wake-up!", len, 0) == len;
+	p = (struct pollfd){ .fd = w.done[0], .events = POLLIN };
+	woken = woken && poll(&p, 1, 3000) == 1;
+	pthread_join(t, NULL);
+	close(w.done[0]);
+	close(w.done[1]);
+	return woken && w.result == len;
+}
+
+/*
+ * The registration takes its own events without taking the socket's
+ * wake-ups away from anyone else: the protocol's callbacks still run.
+ */
+TEST(registered_socket_still_wakes_its_waiters)
+{
+	struct ss_network_events ne;
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int sv[2], efd = eventfd(0, EFD_CLOEXEC);
+
+		TH_LOG("%s", kinds[i].name);
+		ASSERT_EQ(0, socket_pair(kinds[i].family, kinds[i].type, sv));
+		ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
+		ASSERT_TRUE(signalled(efd, 1000));
+		EXPECT_EQ(SS_FD_WRITE, fetch(sv[0], efd, &ne));
+
+		EXPECT_TRUE(waiter_woken(sv[0], sv[1], 8));
+		EXPECT_TRUE(signalled(efd, 1000));
+		EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
+		close(sv[0]);
+		close(sv[1]);
+		close(efd);
+	}
+}
+
+/*
+ * A connection a registered TCP listener took in (its sock a clone of the
+ * listener's) and accept() returns after the registration was cancelled:
+ * the accepted socket has no registration and wakes its waiters.
+ */
+TEST(accepted_after_cancel_wakes_its_waiters)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	struct ss_network_events ne;
+	int l, c, a, efd;
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_GE(l, 0);
+	ASSERT_EQ(0, bind(l, (void *)&addr, len));
+	ASSERT_EQ(0, listen(l, 8));
+	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
+	efd = eventfd(0, 0);
+	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (void *)&addr, len));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	ASSERT_EQ(0, ss_event_select(l, efd, 0));
+
+	a = accept(l, NULL, NULL);
+	ASSERT_GE(a, 0);
+	EXPECT_EQ(0, ss_registered_events(a));
+	EXPECT_TRUE(waiter_woken(a, c, 5));
+	EXPECT_TRUE(transfer_ok(a, c, "both ways"));
+	EXPECT_FALSE(signalled(efd, 50));
+	close(a);
+	EXPECT_TRUE(peer_eof_within(c, 1000));
+	close(c);
+	close(l);
+	close(efd);
+}
+
+struct flood {
+	int sock;
+	atomic_bool stop;
+	long sent;
+};
+
+static void *flood(void *arg)
+{
+	struct flood *f = arg;
+
+	while (!atomic_load(&f->stop))
+		if (send(f->sock, "0123456789abcdef", 16, MSG_NOSIGNAL | MSG_DONTWAIT) == 16)
+			f->sent++;
+	return NULL;
+}
+
+/*
+ * Last closes of registered sockets while their peer keeps sending: the
+ * wake-ups that reach the socket as its registration is torn down (on
+ * another CPU, or a sender in process context) find it gone or whole,
+ * never freed.  The debug kernel's KASAN checks the "never freed".
+ */
+TEST(last_close_racing_wakeups)
+{
+	static const int racing[] = { 0, 2, 3 };	/* tcp4, udp4, unix stream */
+	struct sharedsock_status st0, st1;
+	int dev = dev_open(), n, k;
+	long refs, sent = 0;
+
+	ASSERT_GE(dev, 0);
+	/* Opens the library's device descriptor now, to count in both readings. */
+	EXPECT_EQ(-1, ss_event_select(dev, -1, 0));
+	refs = module_refcnt();
+	ASSERT_GE(refs, 0);
+	ASSERT_EQ(0, dev_status(dev, &st0));
+	for (n = 0; n < 150; n++)
+		for (k = 0; k < 3; k++) {
+			const struct kind *kd = &kinds[racing[k]];
+			int sv[2], efd = eventfd(0, EFD_CLOEXEC);
+			struct flood f = { .stop = false };
+			pthread_t t;
+
+			ASSERT_EQ(0, socket_pair(kd->family, kd->type, sv));
+			ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_READ | SS_FD_CLOSE));
+			f.sock = sv[1];
+			ASSERT_EQ(0, pthread_create(&t, NULL, flood, &f));
+			usleep((n * 37) % 300);
+			close(sv[0]);
+			usleep(100);
+			atomic_store(&f.stop, true);
+			pthread_join(t, NULL);
+			sent += f.sent;
+			close(sv[1]);
+			close(efd);
+		}
+	ASSERT_EQ(0, dev_status(dev, &st1));
+	EXPECT_EQ(st0.registrations, st1.registrations);
+	EXPECT_EQ(refs, module_refcnt());
+	EXPECT_GT(sent, 0);
+	close(dev);
 }
 
 TEST_HARNESS_MAIN
