@@ -95,7 +95,8 @@ static inline int ss_err_slot(unsigned int bit)
  *              is posted to a queue until it is
  * @local_shut: shutdown() directions done locally (RCV/SEND_SHUTDOWN)
  * @hooked:     readiness comes from the sock's callbacks, not from @wait;
- *              set before the registration is published, then constant
+ *              set as the registration is published, under ss_reg_mutex,
+ *              and constant after
  * @signal_work: signals the eventfd where eventfd_signal() may not recurse
  * @resolve:    task work that learns an accepted socket's descriptor
  * @ready_link: on @sink.queue's ready list, under the queue's lock
@@ -108,9 +109,9 @@ static inline int ss_err_slot(unsigned int bit)
  * entry), detaches the sink, clears i_private and gives the socket back
  * its protocol's ops, all under ss_reg_mutex, then frees the object a
  * grace period after the protocol's release.  It never holds a reference
- * to the socket.  The socket holds a reference to
- * this module through the table's ops.owner, which __sock_release() drops
- * after the release wrapper.
+ * to the socket.  The socket holds a reference to this module through the
+ * table's ops.owner, which __sock_release() drops after the release
+ * wrapper.
  *
  * Size: 224 bytes on Debian's kernel (18 per slab page); keep it at most
  * 256, the memory target per registration.

@@ -27,11 +27,13 @@
 #include <linux/eventfd.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
+#include <linux/indirect_call_wrapper.h>
 #include <linux/module.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/udp.h>
+#include <net/inet_common.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -60,10 +62,10 @@ enum ss_sk_cb {
  * @ops:   *@orig with a few operations wrapped; sock->ops of every
  *         registered socket of the protocol points here
  * @orig:  the protocol's own proto_ops
+ * @node:  on ss_ops_tables, under ss_reg_mutex
  * @sk_cb: the protocol's own sock callbacks (enum ss_sk_cb), learnt from
  *         the first socket hooked, under ss_reg_mutex, and constant after;
  *         only sockets that have these are hooked
- * @node:  on ss_ops_tables, under ss_reg_mutex
  *
  * Lifetime: created by the first registration of a socket of the protocol
  * and freed at module exit, never before: besides registered sockets,
@@ -72,14 +74,16 @@ enum ss_sk_cb {
  * without calling ours (a failed allocation or security hook, possibly
  * after the listener is gone), one a kernel accept() gave them -- and no
  * count of them can be kept.  Every one of them holds this module, as
- * @ops.owner, so none is left at module exit.  Nothing changes after
- * creation.  A few such tables exist: one per protocol ever registered.
+ * @ops.owner, so none is left at module exit.  Nothing but @sk_cb, learnt
+ * once, changes after creation.  A few such tables exist: one per protocol
+ * ever registered.
  */
 struct ss_ops {
 	struct proto_ops ops;		/* a writable copy, not const */
 	const struct proto_ops *orig;
-	void (*sk_cb[SS_SK_CBS])(struct sock *sk);
 	struct list_head node;
+
+	void (*sk_cb[SS_SK_CBS])(struct sock *sk);
 };
 
 /* Serialises registration changes, attach/detach and queue membership. */
@@ -578,7 +582,7 @@ static bool ss_sk_hook(struct sock *sk, struct ss_ops *table)
 	write_lock_bh(&sk->sk_callback_lock);
 	ss_sk_get_cbs(sk, cb);
 	hooked = !memcmp(cb, ss_sk_hooks, sizeof(cb));
-	if (!hooked && !table->sk_cb[0] && !rcu_access_pointer(sk->sk_user_data))
+	if (!hooked && !table->sk_cb[0] && !READ_ONCE(sk->sk_user_data))
 		memcpy(table->sk_cb, cb, sizeof(cb));
 	if (!hooked && !memcmp(cb, table->sk_cb, sizeof(cb))) {
 		ss_sk_set_cbs(sk, ss_sk_hooks);
@@ -637,7 +641,9 @@ static int ss_recvmsg(struct socket *sock, struct msghdr *m, size_t len,
 		      int flags)
 {
 	struct ss_reg *reg = ss_reg_of(sock);
-	int ret = ss_orig(sock)->recvmsg(sock, m, len, flags);
+	/* A direct call for IPv4, as sock_recvmsg() makes without us. */
+	int ret = INDIRECT_CALL_1(ss_orig(sock)->recvmsg, inet_recvmsg,
+				  sock, m, len, flags);
 
 	if (!reg)
 		return ret;
@@ -658,7 +664,8 @@ static void ss_reg_send_done(struct ss_reg *reg, long ret)
 static int ss_sendmsg(struct socket *sock, struct msghdr *m, size_t len)
 {
 	struct ss_reg *reg = ss_reg_of(sock);
-	int ret = ss_orig(sock)->sendmsg(sock, m, len);
+	int ret = INDIRECT_CALL_1(ss_orig(sock)->sendmsg, inet_sendmsg,
+				  sock, m, len);
 
 	ss_reg_send_done(reg, ret);
 	return ret;
