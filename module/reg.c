@@ -451,11 +451,11 @@ static struct ss_reg *ss_reg_lookup(struct socket *sock)
 /* --- Sock callbacks --- */
 
 /*
- * From a sock callback, under rcu_read_lock(): the table and registration
- * of the socket that @sk belongs to.  Both the socket (a sockfs inode) and
- * the registration are freed after a grace period.  Neither is found only
- * while accept() sets a new socket up and during a socket's last close,
- * when nobody can be waiting on it.
+ * From a sock callback, in an RCU read-side section: the table and
+ * registration of the socket that @sk belongs to.  Both the socket (a
+ * sockfs inode) and the registration are freed after a grace period.
+ * Neither is found only while accept() sets a new socket up and during a
+ * socket's last close, when nobody can be waiting on it.
  */
 static struct ss_reg *ss_sk_reg(struct sock *sk, struct ss_ops **table)
 {
@@ -497,7 +497,11 @@ static void ss_sk_event(struct sock *sk, enum ss_sk_cb which)
 	struct ss_ops *table;
 	struct ss_reg *reg;
 
-	rcu_read_lock();
+	/*
+	 * The sched flavour: grace periods wait for it since v4.20, and it
+	 * costs no call on a preemptible-RCU kernel, once per packet.
+	 */
+	rcu_read_lock_sched();
 	reg = ss_sk_reg(sk, &table);
 	if (table)
 		table->sk_cb[which](sk);
@@ -506,7 +510,7 @@ static void ss_sk_event(struct sock *sk, enum ss_sk_cb which)
 		smp_mb();
 		ss_reg_event(reg, sk, ss_sk_keys[which]);
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 static void ss_sk_data_ready(struct sock *sk)
