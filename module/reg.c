@@ -573,24 +573,42 @@ static bool ss_sk_hookable(const struct socket *sock)
 }
 
 /*
- * Wrap @sk's callbacks if they are its protocol's own (not replaced by
- * another kernel user) or ours already (a TCP socket accept() cloned from
- * a hooked listener).  Returns whether they are ours.
+ * While a sock's callbacks are ours, its sk_user_data points at
+ * ss_sk_hooks; a clone of a hooked listener copies both.  The kernel users
+ * that stack on sock callbacks (BPF sockmap, KCM, L2TP, ...) take only a
+ * sock whose sk_user_data is free, so none of them can save ours, to put
+ * them back after the registration or the module is gone.
+ */
+static void *ss_sk_owner(struct sock *sk)
+{
+	return __locked_read_sk_user_data_with_flags(sk, 0);
+}
+
+/*
+ * Wrap @sk's callbacks if they are its protocol's own and no other kernel
+ * user holds the sock, or keep them if they are ours already (a TCP socket
+ * accept() cloned from a hooked listener).  Returns whether they are ours.
  */
 static bool ss_sk_hook(struct sock *sk, struct ss_ops *table)
 {
 	void (*cb[SS_SK_CBS])(struct sock *sk);
-	bool hooked;
+	void *owner;
+	bool hooked = false;
 
 	lockdep_assert_held(&ss_reg_mutex);
 	write_lock_bh(&sk->sk_callback_lock);
 	ss_sk_get_cbs(sk, cb);
-	hooked = !memcmp(cb, ss_sk_hooks, sizeof(cb));
-	if (!hooked && !table->sk_cb[0] && !READ_ONCE(sk->sk_user_data))
-		memcpy(table->sk_cb, cb, sizeof(cb));
-	if (!hooked && !memcmp(cb, table->sk_cb, sizeof(cb))) {
+	owner = ss_sk_owner(sk);
+	if (owner == ss_sk_hooks) {
+		hooked = !memcmp(cb, ss_sk_hooks, sizeof(cb));
+	} else if (!owner) {
+		if (!table->sk_cb[0])
+			memcpy(table->sk_cb, cb, sizeof(cb));
+		hooked = !memcmp(cb, table->sk_cb, sizeof(cb));
+	}
+	if (hooked && !owner) {
 		ss_sk_set_cbs(sk, ss_sk_hooks);
-		hooked = true;
+		rcu_assign_sk_user_data(sk, ss_sk_hooks);
 	}
 	write_unlock_bh(&sk->sk_callback_lock);
 	return hooked;
@@ -603,11 +621,14 @@ static void ss_sk_unhook(struct sock *sk, const struct ss_ops *table)
 	int i;
 
 	write_lock_bh(&sk->sk_callback_lock);
-	ss_sk_get_cbs(sk, cb);
-	for (i = 0; i < SS_SK_CBS; i++)
-		if (cb[i] == ss_sk_hooks[i])
-			cb[i] = table->sk_cb[i];
-	ss_sk_set_cbs(sk, cb);
+	if (ss_sk_owner(sk) == ss_sk_hooks) {
+		ss_sk_get_cbs(sk, cb);
+		for (i = 0; i < SS_SK_CBS; i++)
+			if (cb[i] == ss_sk_hooks[i])
+				cb[i] = table->sk_cb[i];
+		ss_sk_set_cbs(sk, cb);
+		rcu_assign_sk_user_data(sk, NULL);
+	}
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 

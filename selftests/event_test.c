@@ -8,12 +8,14 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <liburing.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -487,6 +489,82 @@ TEST(last_close_racing_wakeups)
 	EXPECT_EQ(refs, module_refcnt());
 	EXPECT_GT(sent, 0);
 	close(dev);
+}
+
+/* A BPF sockmap of one slot, or -1. */
+static int sockmap_create(void)
+{
+	union bpf_attr attr = {
+		.map_type = BPF_MAP_TYPE_SOCKMAP,
+		.key_size = 4,
+		.value_size = 4,
+		.max_entries = 1,
+	};
+
+	return (int)syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+}
+
+/* Put @sock in slot 0 of @map: 0, or -1 with errno. */
+static int sockmap_put(int map, int sock)
+{
+	__u32 key = 0, value = (__u32)sock;
+	union bpf_attr attr = {
+		.map_fd = (__u32)map,
+		.key = (__u64)(unsigned long)&key,
+		.value = (__u64)(unsigned long)&value,
+		.flags = BPF_ANY,
+	};
+
+	return (int)syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr));
+}
+
+/*
+ * A socket whose callbacks the registration wraps cannot be taken by a
+ * kernel user that stacks on them (here a BPF sockmap, which would save
+ * ours and put them back later): EBUSY while registered, accepted again
+ * once the socket is a plain one -- the clone of a hooked listener
+ * accepted without a registration -- and a plain socket goes in.
+ */
+TEST(sockmap_cannot_take_a_hooked_socket)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	struct ss_network_events ne;
+	int map = sockmap_create(), sv[2], l, c, a, efd;
+
+	if (map < 0)
+		SKIP(return, "no BPF sockmap here (%s)", strerror(errno));
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
+	ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_READ));
+	EXPECT_EQ(-1, sockmap_put(map, sv[0]));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_TRUE(transfer_ok(sv[1], sv[0], "still a socket"));
+	EXPECT_EQ(0, sockmap_put(map, sv[1]));
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, bind(l, (void *)&addr, len));
+	ASSERT_EQ(0, listen(l, 8));
+	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
+	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT));
+	EXPECT_EQ(-1, sockmap_put(map, l));
+	EXPECT_EQ(EBUSY, errno);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (void *)&addr, len));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	ASSERT_EQ(0, ss_event_select(l, efd, 0));
+	a = accept(l, NULL, NULL);
+	ASSERT_GE(a, 0);
+	EXPECT_EQ(0, sockmap_put(map, a));
+	close(a);
+	close(c);
+	close(l);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd);
+	close(map);
 }
 
 TEST_HARNESS_MAIN
