@@ -94,9 +94,9 @@ static inline int ss_err_slot(unsigned int bit)
  * @unresolved: accepted socket whose descriptor is not known yet; nothing
  *              is posted to a queue until it is
  * @local_shut: shutdown() directions done locally (RCV/SEND_SHUTDOWN)
- * @hooked:     readiness comes from the sock's callbacks, not from @wait;
- *              set as the registration is published, under ss_reg_mutex,
- *              and constant after
+ * @hooked:     readiness comes from the sock's callbacks, not from @wait
+ *              (which is then on no queue); under ss_reg_mutex, changed
+ *              when a stream socket connects or listens
  * @signal_work: signals the eventfd where eventfd_signal() may not recurse
  * @resolve:    task work that learns an accepted socket's descriptor
  * @ready_link: on @sink.queue's ready list, under the queue's lock

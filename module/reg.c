@@ -15,14 +15,16 @@
  *  - shutdown: to tell a local shutdown from the peer's;
  *  - setsockopt: to refuse TCP_ULP and IPV6_ADDRFORM, which would replace
  *    sock->ops behind our back.
- * Readiness of TCP, UDP and AF_UNIX stream sockets comes from their sock
- * callbacks (sk_data_ready, sk_write_space, sk_state_change,
- * sk_error_report), which the registration wraps as sunrpc and kTLS do:
- * every wake-up of these sockets goes through one of them, and a socket
- * nobody sleeps on then takes no wait-queue wake-up per packet.  Other
- * sockets (AF_UNIX datagrams, whose writers are also woken through their
- * peer's queue) use a wait entry on the socket's wait queue, the one poll
- * and epoll wait on.  Either way a wake-up key says what changed.
+ * Readiness of UDP sockets, and of connected TCP and AF_UNIX stream
+ * sockets, comes from their sock callbacks (sk_data_ready, sk_write_space,
+ * sk_state_change, sk_error_report), which the registration wraps as
+ * sunrpc and kTLS do: every wake-up of these sockets goes through one of
+ * them, and a socket nobody sleeps on then takes no wait-queue wake-up per
+ * packet.  Other sockets -- listeners, whose TCP children would be clones
+ * of our callbacks; AF_UNIX datagrams, whose writers are also woken
+ * through their peer's queue -- use a wait entry on the socket's wait
+ * queue, the one poll and epoll wait on.  Either way a wake-up key says
+ * what changed.
  */
 #include <linux/eventfd.h>
 #include <linux/fdtable.h>
@@ -483,12 +485,19 @@ static const __poll_t ss_sk_keys[SS_SK_CBS] = {
 
 /*
  * Room to send, as the protocol's write-space callback judges it before it
- * wakes anyone: it is called on every freed send buffer (UDP), or whenever
- * some space came back (TCP).
+ * wakes anyone (sk_stream_write_space(), unix_write_space(),
+ * sock_def_write_space()): it is called on every freed send buffer (UDP,
+ * AF_UNIX), or whenever some space came back (TCP).
  */
 static bool ss_sk_writable(struct sock *sk)
 {
-	return ss_is_tcp(sk) ? sk_stream_is_writeable(sk) : sock_writeable(sk);
+	int wmem = refcount_read(&sk->sk_wmem_alloc);
+
+	if (ss_is_tcp(sk))
+		return __sk_stream_is_writeable(sk, 1);
+	if (sk->sk_family == AF_UNIX)
+		return (wmem << 2) <= READ_ONCE(sk->sk_sndbuf);
+	return (wmem << 1) <= READ_ONCE(sk->sk_sndbuf);
 }
 
 /* Callback @which of a hooked sock: the protocol's own, then ours. */
@@ -573,6 +582,20 @@ static bool ss_sk_hookable(const struct socket *sock)
 }
 
 /*
+ * Not a listener, nor a stream socket that may still become one: TCP
+ * children are clones of their listener, callbacks and sk_user_data
+ * included, and accept() may hand them out through the protocol's own ops
+ * (one that began before the registration), with ours and no way back.
+ * listen() needs SS_UNCONNECTED and runs under the socket lock, which the
+ * caller holds.
+ */
+static bool ss_sk_hookable_now(const struct socket *sock)
+{
+	return sock->type != SOCK_STREAM ||
+	       READ_ONCE(sock->state) != SS_UNCONNECTED;
+}
+
+/*
  * While a sock's callbacks are ours, its sk_user_data points at
  * ss_sk_hooks; a clone of a hooked listener copies both.  The kernel users
  * that stack on sock callbacks (BPF sockmap, KCM, L2TP, ...) take only a
@@ -585,51 +608,100 @@ static void *ss_sk_owner(struct sock *sk)
 }
 
 /*
- * Wrap @sk's callbacks if they are its protocol's own and no other kernel
- * user holds the sock, or keep them if they are ours already (a TCP socket
- * accept() cloned from a hooked listener).  Returns whether they are ours.
+ * Learn the protocol's own callbacks from @sock, the first of its table
+ * that could be hooked, before its ops are published: a callback finds
+ * @table through them (an acquire), then reads these.
  */
-static bool ss_sk_hook(struct sock *sk, struct ss_ops *table)
+static void ss_sk_learn(struct socket *sock, struct ss_ops *table)
 {
-	void (*cb[SS_SK_CBS])(struct sock *sk);
-	void *owner;
-	bool hooked = false;
+	struct sock *sk = sock->sk;
 
 	lockdep_assert_held(&ss_reg_mutex);
+	if (table->sk_cb[0] || !ss_sk_hookable(sock))
+		return;
+	write_lock_bh(&sk->sk_callback_lock);
+	if (!ss_sk_owner(sk) && sk->sk_data_ready != ss_sk_data_ready)
+		ss_sk_get_cbs(sk, table->sk_cb);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
+ * Wrap @sock's callbacks if it may be hooked now, they are its protocol's
+ * own and no other kernel user holds the sock; or keep them if they are
+ * ours already (a TCP socket cloned from a listener hooked before it
+ * listened).  Returns whether they are ours.
+ */
+static bool ss_sk_hook(struct socket *sock, struct ss_ops *table)
+{
+	void (*cb[SS_SK_CBS])(struct sock *sk);
+	struct sock *sk = sock->sk;
+	bool hooked = false;
+	void *owner;
+
+	lockdep_assert_held(&ss_reg_mutex);
+	if (!ss_sk_hookable(sock) || !table->sk_cb[0])
+		return false;
+	lock_sock(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	ss_sk_get_cbs(sk, cb);
 	owner = ss_sk_owner(sk);
 	if (owner == ss_sk_hooks) {
 		hooked = !memcmp(cb, ss_sk_hooks, sizeof(cb));
-	} else if (!owner) {
-		if (!table->sk_cb[0])
-			memcpy(table->sk_cb, cb, sizeof(cb));
-		hooked = !memcmp(cb, table->sk_cb, sizeof(cb));
-	}
-	if (hooked && !owner) {
+	} else if (!owner && ss_sk_hookable_now(sock) &&
+		   !memcmp(cb, table->sk_cb, sizeof(cb))) {
 		ss_sk_set_cbs(sk, ss_sk_hooks);
 		rcu_assign_sk_user_data(sk, ss_sk_hooks);
+		hooked = true;
 	}
 	write_unlock_bh(&sk->sk_callback_lock);
+	release_sock(sk);
 	return hooked;
 }
 
-/* Give @sk back its protocol's callbacks where they are still ours. */
+/*
+ * Give @sk back its protocol's callbacks where they are still ours; the
+ * mark goes only if it is ours (a kernel user that does not look at it
+ * may have replaced it, and put our callbacks back since).
+ */
 static void ss_sk_unhook(struct sock *sk, const struct ss_ops *table)
 {
 	void (*cb[SS_SK_CBS])(struct sock *sk);
 	int i;
 
 	write_lock_bh(&sk->sk_callback_lock);
-	if (ss_sk_owner(sk) == ss_sk_hooks) {
-		ss_sk_get_cbs(sk, cb);
-		for (i = 0; i < SS_SK_CBS; i++)
-			if (cb[i] == ss_sk_hooks[i])
-				cb[i] = table->sk_cb[i];
-		ss_sk_set_cbs(sk, cb);
+	ss_sk_get_cbs(sk, cb);
+	for (i = 0; i < SS_SK_CBS; i++)
+		if (cb[i] == ss_sk_hooks[i] && table->sk_cb[i])
+			cb[i] = table->sk_cb[i];
+	ss_sk_set_cbs(sk, cb);
+	if (ss_sk_owner(sk) == ss_sk_hooks)
 		rcu_assign_sk_user_data(sk, NULL);
-	}
 	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
+ * Move @reg's readiness from the wait entry to the sock callbacks, if they
+ * can be hooked now.  The callbacks start before the entry goes: a wake-up
+ * in between is recorded twice at worst, which records nothing new.
+ */
+static void ss_reg_try_hook(struct ss_reg *reg, struct ss_ops *table)
+{
+	lockdep_assert_held(&ss_reg_mutex);
+	if (reg->hooked || !ss_sk_hook(reg->sock, table))
+		return;
+	remove_wait_queue(&reg->sock->wq.wait, &reg->wait);
+	reg->hooked = true;
+}
+
+/* And back, the entry first. */
+static void ss_reg_unhook(struct ss_reg *reg, struct ss_ops *table)
+{
+	lockdep_assert_held(&ss_reg_mutex);
+	if (!reg->hooked)
+		return;
+	add_wait_queue(&reg->sock->wq.wait, &reg->wait);
+	ss_sk_unhook(reg->sock->sk, table);
+	reg->hooked = false;
 }
 
 /*
@@ -706,6 +778,16 @@ static ssize_t ss_sendpage(struct socket *sock, struct page *page, int offset,
 	return ret;
 }
 
+/* A socket that connects, or tried to, may now be hooked. */
+static void ss_reg_connected(struct socket *sock, struct ss_reg *reg)
+{
+	if (!reg || READ_ONCE(reg->hooked) || !ss_sk_hookable(sock))
+		return;
+	mutex_lock(&ss_reg_mutex);
+	ss_reg_try_hook(reg, ss_ops_of(sock));
+	mutex_unlock(&ss_reg_mutex);
+}
+
 static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 		      int flags)
 {
@@ -714,8 +796,11 @@ static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 	unsigned long irqflags;
 	int ret;
 
-	if (!reg || !ss_is_stream(sock))
-		return orig->connect(sock, addr, len, flags);
+	if (!reg || !ss_is_stream(sock)) {
+		ret = orig->connect(sock, addr, len, flags);
+		ss_reg_connected(sock, reg);
+		return ret;
+	}
 
 	spin_lock_irqsave(&reg->lock, irqflags);
 	reg->connecting = true;
@@ -733,7 +818,21 @@ static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 		}
 	}
 	spin_unlock_irqrestore(&reg->lock, irqflags);
+	ss_reg_connected(sock, reg);
 	return ret;
+}
+
+/* A stream socket that listens gets a wait entry: see ss_sk_hookable_now(). */
+static int ss_listen(struct socket *sock, int backlog)
+{
+	struct ss_reg *reg = ss_reg_of(sock);
+
+	if (reg && READ_ONCE(reg->hooked)) {
+		mutex_lock(&ss_reg_mutex);
+		ss_reg_unhook(reg, ss_ops_of(sock));
+		mutex_unlock(&ss_reg_mutex);
+	}
+	return ss_orig(sock)->listen(sock, backlog);
 }
 
 static int ss_shutdown(struct socket *sock, int how)
@@ -860,6 +959,7 @@ static void ss_ops_wrap(struct proto_ops *ops, const struct proto_ops *orig)
 	if (orig->sendpage)
 		ops->sendpage = ss_sendpage;
 	ops->connect = ss_connect;
+	ops->listen = ss_listen;
 	ops->shutdown = ss_shutdown;
 	ops->setsockopt = ss_setsockopt;
 	ops->accept = ss_accept;
@@ -948,18 +1048,14 @@ static void ss_reg_publish(struct ss_reg *reg, struct ss_ops *table)
 	list_add_tail(&reg->node, &ss_regs);
 	ss_regs_nr++;
 	ss_stat_add(SS_STAT_REGS_CREATED, 1);
+	ss_sk_learn(sock, table);
+	add_wait_queue(&sock->wq.wait, &reg->wait);
 	/* Whoever reads i_private sees an initialised @reg... */
 	smp_store_release(&SOCK_INODE(sock)->i_private, reg);
 	/* ...and whoever sees our ops sees i_private (ss_reg_lookup()). */
 	smp_store_release(&sock->ops, &table->ops);
-	/*
-	 * Hooked after the ops are ours, through which a hooked callback
-	 * finds the protocol's own.  Whatever changes before is seen by the
-	 * look at the level that follows publication.
-	 */
-	reg->hooked = ss_sk_hookable(sock) && ss_sk_hook(sock->sk, table);
-	if (!reg->hooked)
-		add_wait_queue(&sock->wq.wait, &reg->wait);
+	/* After the ops, through which a hooked callback finds the table. */
+	ss_reg_try_hook(reg, table);
 }
 
 static struct ss_reg *ss_reg_attach(struct socket *sock)
@@ -1205,6 +1301,8 @@ int ss_reg_select(struct socket *sock, int sockfd,
 	ss_reg_swap_sink(reg, &sink, args->events);
 	if (sink.kind != SS_SINK_NONE)
 		ss_stat_add(SS_STAT_REGS_REPLACED, 1);
+	/* Connected meanwhile by a connect() that began before us? */
+	ss_reg_try_hook(reg, ss_ops_of(sock));
 	put_pid(reg->registrant);
 	reg->registrant = get_task_pid(current, PIDTYPE_TGID);
 	reg->registrant_uid = current_uid();
@@ -1397,8 +1495,13 @@ int ss_regs_init(void)
 void ss_regs_exit(void)
 {
 	WARN_ON(!list_empty(&ss_regs));
-	/* Registrations still to free, and hooked callbacks still running. */
+	/*
+	 * Registrations still to free; and callbacks still running: a process
+	 * context caller (AF_UNIX) may have called one and not yet got to its
+	 * read-side section when the socket's last close unhooked it.
+	 */
 	rcu_barrier();
+	synchronize_rcu_tasks();
 	ss_ops_free_all();
 	kmem_cache_destroy(ss_reg_cache);
 }

@@ -521,9 +521,9 @@ static int sockmap_put(int map, int sock)
 /*
  * A socket whose callbacks the registration wraps cannot be taken by a
  * kernel user that stacks on them (here a BPF sockmap, which would save
- * ours and put them back later): EBUSY while registered, accepted again
- * once the socket is a plain one -- the clone of a hooked listener
- * accepted without a registration -- and a plain socket goes in.
+ * ours and put them back later): EBUSY while registered and connected,
+ * also for an accepted socket that inherited a registration; a socket
+ * accepted from a cancelled registration, and a plain one, go in.
  */
 TEST(sockmap_cannot_take_a_hooked_socket)
 {
@@ -547,9 +547,18 @@ TEST(sockmap_cannot_take_a_hooked_socket)
 	ASSERT_EQ(0, bind(l, (void *)&addr, len));
 	ASSERT_EQ(0, listen(l, 8));
 	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
-	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT));
-	EXPECT_EQ(-1, sockmap_put(map, l));
+	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (void *)&addr, len));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	a = accept(l, NULL, NULL);
+	ASSERT_GE(a, 0);
+	EXPECT_EQ(-1, sockmap_put(map, a));
 	EXPECT_EQ(EBUSY, errno);
+	close(a);
+	close(c);
+
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));
 	ASSERT_TRUE(signalled(efd, 1000));
@@ -565,6 +574,103 @@ TEST(sockmap_cannot_take_a_hooked_socket)
 	close(sv[1]);
 	close(efd);
 	close(map);
+}
+
+/*
+ * A registered connected socket that is disconnected (connect() to
+ * AF_UNSPEC) and then listens gives its callbacks back first -- its
+ * children would be clones of them -- and keeps its registration: the
+ * connection it takes in is reported, and the accepted socket inherits.
+ */
+TEST(socket_that_listens_gives_its_callbacks_back)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	socklen_t len = sizeof(addr);
+	struct ss_network_events ne;
+	int map = sockmap_create(), sv[2], c, a, efd = eventfd(0, EFD_CLOEXEC);
+	char buf[4];
+
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
+	ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_ACCEPT | SS_FD_READ));
+	if (map >= 0) {
+		EXPECT_EQ(-1, sockmap_put(map, sv[0]));
+		EXPECT_EQ(EBUSY, errno);
+	}
+	ASSERT_EQ(0, connect(sv[0], &unspec, sizeof(unspec)));
+	ASSERT_EQ(0, listen(sv[0], 4));
+	ASSERT_EQ(0, getsockname(sv[0], (void *)&addr, &len));
+	fetch(sv[0], efd, &ne);
+	if (map >= 0)
+		EXPECT_EQ(0, sockmap_put(map, sv[0]));
+
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (void *)&addr, len));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_ACCEPT, fetch(sv[0], efd, &ne));
+	a = accept(sv[0], NULL, NULL);
+	ASSERT_GE(a, 0);
+	EXPECT_EQ(SS_FD_ACCEPT | SS_FD_READ, ss_registered_events(a));
+	ASSERT_EQ(2, send(c, "hi", 2, 0));
+	ASSERT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_READ, fetch(a, efd, &ne));
+	EXPECT_EQ(2, recv(a, buf, sizeof(buf), 0));
+	EXPECT_TRUE(waiter_woken(a, c, 3));
+	close(a);
+	close(c);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd);
+	if (map >= 0)
+		close(map);
+}
+
+struct acceptor {
+	int listener, fd;
+};
+
+static void *accept_one(void *arg)
+{
+	struct acceptor *ac = arg;
+
+	ac->fd = accept(ac->listener, NULL, NULL);
+	return NULL;
+}
+
+/*
+ * An accept() already asleep in the protocol when the listener gets
+ * registered returns its connection through the protocol's own ops, past
+ * the accept wrapper: the accepted socket must still wake its waiters (a
+ * registered listener's callbacks are not wrapped, so its clones are
+ * plain).
+ */
+TEST(accept_begun_before_registration_wakes_its_waiters)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	struct acceptor ac = { .fd = -1 };
+	int c, efd = eventfd(0, EFD_CLOEXEC);
+	pthread_t t;
+
+	ac.listener = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, bind(ac.listener, (void *)&addr, len));
+	ASSERT_EQ(0, listen(ac.listener, 4));
+	ASSERT_EQ(0, getsockname(ac.listener, (void *)&addr, &len));
+	ASSERT_EQ(0, pthread_create(&t, NULL, accept_one, &ac));
+	usleep(100 * 1000);
+	ASSERT_EQ(0, ss_event_select(ac.listener, efd, SS_FD_ACCEPT));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (void *)&addr, len));
+	pthread_join(t, NULL);
+	ASSERT_GE(ac.fd, 0);
+	EXPECT_TRUE(waiter_woken(ac.fd, c, 4));
+	EXPECT_TRUE(transfer_ok(ac.fd, c, "both ways"));
+	close(ac.fd);
+	close(c);
+	close(ac.listener);
+	close(efd);
 }
 
 TEST_HARNESS_MAIN
