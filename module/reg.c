@@ -1248,10 +1248,14 @@ static int ss_release(struct socket *sock)
 	int ret;
 
 	/* A socket with our ops but no registration (see struct ss_ops)
-	 * holds this module instead of its protocol's.
+	 * holds this module instead of its protocol's; its sock may be a
+	 * clone that carries our callbacks (see ss_sk_hookable_now()).
 	 */
-	if (!reg)
+	if (!reg) {
+		if (sock->sk)
+			ss_sk_unhook(sock->sk, table);
 		return orig->release(sock);
+	}
 
 	ss_reg_detach(reg, table);
 	ret = orig->release(sock);
