@@ -129,24 +129,6 @@ static long fetch(int sock, int efd, struct ss_network_events *ne)
 	return ne->network_events;
 }
 
-static int tcp_listener(struct sockaddr_in *addr, socklen_t *len)
-{
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	*len = sizeof(*addr);
-	if (l < 0)
-		return -1;
-	if (bind(l, (void *)addr, *len) || listen(l, 16) ||
-	    getsockname(l, (void *)addr, len)) {
-		close(l);
-		return -1;
-	}
-	return l;
-}
-
 static ssize_t drain(int fd)
 {
 	char buf[4096];
@@ -643,7 +625,7 @@ TEST(tcp_messages_connect_accept_read_close)
 
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);
-	l = tcp_listener(&addr, &len);
+	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
 	ASSERT_EQ(0, ss_async_select(l, q, 10, SS_FD_ACCEPT));
 	EXPECT_TRUE(silent_for(q, 50));
@@ -758,7 +740,7 @@ TEST(tcp_message_connect_refused)
 	int l, c, q, n, ret, err;
 
 	/* a port nobody listens on */
-	l = tcp_listener(&addr, &len);
+	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
 	close(l);
 
@@ -802,7 +784,7 @@ TEST(accept_inherits_queue_registration)
 
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);
-	l = tcp_listener(&addr, &len);
+	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
 	ASSERT_EQ(0, ss_async_select(l, q, 77, SS_FD_ACCEPT | ALL_TCP));
 	c = socket(AF_INET, SOCK_STREAM, 0);
@@ -1457,7 +1439,7 @@ TEST(io_uring_accept_inherits)
 	int l, c, a, efd, res;
 
 	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
-	l = tcp_listener(&addr, &len);
+	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(efd, 0);
@@ -1509,7 +1491,7 @@ TEST(io_uring_accept_inherits_queue)
 	int l, c, a, q, res, n, i;
 
 	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
-	l = tcp_listener(&addr, &len);
+	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);

@@ -124,6 +124,24 @@ fail:
 	return -1;
 }
 
+int loopback_listener(struct sockaddr_in *addr, socklen_t *len)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*len = sizeof(*addr);
+	if (l < 0)
+		return -1;
+	if (bind(l, (void *)addr, *len) || listen(l, 16) ||
+	    getsockname(l, (void *)addr, len)) {
+		close(l);
+		return -1;
+	}
+	return l;
+}
+
 int socket_pair(int family, int type, int sv[2])
 {
 	if (family == AF_UNIX)

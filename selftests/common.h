@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <linux/sharedsock.h>
@@ -27,6 +29,12 @@ int raw_revoke(int dev, const struct sharedsock_info *info);
  * for AF_UNIX.  Returns 0 or -1.
  */
 int socket_pair(int family, int type, int sv[2]);
+
+/*
+ * A TCP socket listening on an ephemeral loopback port, whose address
+ * (and its length) go to @addr and @len.  Returns it, or -1.
+ */
+int loopback_listener(struct sockaddr_in *addr, socklen_t *len);
 
 /* Send @len bytes on @fd and check they arrive intact on @peer. */
 bool transfer_ok(int fd, int peer, const char *msg);

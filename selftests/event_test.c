@@ -77,17 +77,13 @@ TEST(connected_socket_reports_write_then_read)
 
 TEST(accept_inherits_and_reports)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(addr);
+	struct sockaddr_in addr;
+	socklen_t len;
 	struct ss_network_events ne;
 	int l, c, a, efd;
 
-	l = socket(AF_INET, SOCK_STREAM, 0);
+	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
-	ASSERT_EQ(0, bind(l, (void *)&addr, len));
-	ASSERT_EQ(0, listen(l, 8));
-	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
 	efd = eventfd(0, 0);
 	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
 	EXPECT_FALSE(signalled(efd, 50));
@@ -202,8 +198,7 @@ static void *register_listener(void *p)
  */
 TEST(register_listener_racing_accept)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in addr;
 	struct listener_race r;
 	long before, after;
 	int i, c, a;
@@ -215,14 +210,11 @@ TEST(register_listener_racing_accept)
 	before = module_refcnt();
 	ASSERT_GE(before, 0);
 	for (i = 0; i < 300; i++) {
-		socklen_t len = sizeof(addr);
+		socklen_t len;
 		pthread_t t;
 
-		addr.sin_port = 0;
-		r.listener = socket(AF_INET, SOCK_STREAM, 0);
-		ASSERT_EQ(0, bind(r.listener, (void *)&addr, len));
-		ASSERT_EQ(0, listen(r.listener, 4));
-		ASSERT_EQ(0, getsockname(r.listener, (void *)&addr, &len));
+		r.listener = loopback_listener(&addr, &len);
+		ASSERT_GE(r.listener, 0);
 		c = socket(AF_INET, SOCK_STREAM, 0);
 		ASSERT_EQ(0, connect(c, (void *)&addr, len));
 		pthread_barrier_init(&r.go, NULL, 2);
@@ -394,17 +386,13 @@ TEST(registered_socket_still_wakes_its_waiters)
  */
 TEST(accepted_after_cancel_wakes_its_waiters)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(addr);
+	struct sockaddr_in addr;
+	socklen_t len;
 	struct ss_network_events ne;
 	int l, c, a, efd;
 
-	l = socket(AF_INET, SOCK_STREAM, 0);
+	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
-	ASSERT_EQ(0, bind(l, (void *)&addr, len));
-	ASSERT_EQ(0, listen(l, 8));
-	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
 	efd = eventfd(0, 0);
 	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ));
 	c = socket(AF_INET, SOCK_STREAM, 0);
@@ -527,9 +515,8 @@ static int sockmap_put(int map, int sock)
  */
 TEST(sockmap_cannot_take_a_hooked_socket)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(addr);
+	struct sockaddr_in addr;
+	socklen_t len;
 	struct ss_network_events ne;
 	int map = sockmap_create(), sv[2], l, c, a, efd;
 
@@ -543,10 +530,8 @@ TEST(sockmap_cannot_take_a_hooked_socket)
 	EXPECT_TRUE(transfer_ok(sv[1], sv[0], "still a socket"));
 	EXPECT_EQ(0, sockmap_put(map, sv[1]));
 
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, bind(l, (void *)&addr, len));
-	ASSERT_EQ(0, listen(l, 8));
-	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
+	l = loopback_listener(&addr, &len);
+	ASSERT_GE(l, 0);
 	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ));
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));
@@ -647,17 +632,14 @@ static void *accept_one(void *arg)
  */
 TEST(accept_begun_before_registration_wakes_its_waiters)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(addr);
+	struct sockaddr_in addr;
+	socklen_t len;
 	struct acceptor ac = { .fd = -1 };
 	int c, efd = eventfd(0, EFD_CLOEXEC);
 	pthread_t t;
 
-	ac.listener = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, bind(ac.listener, (void *)&addr, len));
-	ASSERT_EQ(0, listen(ac.listener, 4));
-	ASSERT_EQ(0, getsockname(ac.listener, (void *)&addr, &len));
+	ac.listener = loopback_listener(&addr, &len);
+	ASSERT_GE(ac.listener, 0);
 	ASSERT_EQ(0, pthread_create(&t, NULL, accept_one, &ac));
 	usleep(100 * 1000);
 	ASSERT_EQ(0, ss_event_select(ac.listener, efd, SS_FD_ACCEPT));
