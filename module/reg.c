@@ -66,7 +66,8 @@ enum ss_sk_cb {
  * @orig:  the protocol's own proto_ops
  * @node:  on ss_ops_tables, under ss_reg_mutex
  * @sk_cb: the protocol's own sock callbacks (enum ss_sk_cb), learnt from
- *         the first socket hooked, under ss_reg_mutex, and constant after;
+ *         the first registered socket of a kind that may be hooked, under
+ *         ss_reg_mutex before its ops are published, and constant after;
  *         only sockets that have these are hooked
  *
  * Lifetime: created by the first registration of a socket of the protocol
