@@ -23,6 +23,7 @@
 #define SS_SELECT_SIZE_VER0	32
 #define SS_ENUM_SIZE_VER0	72
 #define SS_QUEUE_SIZE_VER0	8
+#define SS_QUEUE_READ_SIZE_VER0	24
 #define SS_STATUS_SIZE_VER0	104
 #define SS_LIST_SIZE_VER0	24
 #define SS_LIST_MAX		BIT(20)
@@ -345,6 +346,22 @@ static long ss_ioctl_queue_create(const void __user *uarg)
 	return ss_queue_create(args.flags);
 }
 
+static long ss_ioctl_queue_read(const void __user *uarg)
+{
+	struct sharedsock_queue_read args;
+	int err;
+
+	err = ss_copy_args(&args, sizeof(args), SS_QUEUE_READ_SIZE_VER0, uarg);
+	if (err)
+		return err;
+	if (args.flags || !args.count)
+		return -EINVAL;
+	if (!args.msgs)
+		return -EFAULT;
+	return ss_queue_read_fd(args.queue_fd, u64_to_user_ptr(args.msgs),
+				args.count);
+}
+
 static long ss_ioctl_status(void __user *uarg)
 {
 	struct sharedsock_status st;
@@ -424,6 +441,8 @@ static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ss_ioctl_enum(uarg);
 	case SHAREDSOCK_IOC_QUEUE_CREATE:
 		return ss_ioctl_queue_create(uarg);
+	case SHAREDSOCK_IOC_QUEUE_READ:
+		return ss_ioctl_queue_read(uarg);
 	case SHAREDSOCK_IOC_STATUS:
 		return ss_ioctl_status(uarg);
 	case SHAREDSOCK_IOC_LIST:
@@ -459,6 +478,8 @@ int ss_device_init(void)
 	BUILD_BUG_ON(sizeof(struct sharedsock_select) != SS_SELECT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_enum) != SS_ENUM_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_queue_create) != SS_QUEUE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct sharedsock_queue_read) !=
+		     SS_QUEUE_READ_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_status) != SS_STATUS_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_list) != SS_LIST_SIZE_VER0);
 	return misc_register(&ss_device);

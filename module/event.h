@@ -163,6 +163,8 @@ u32 ss_regs_list(struct sharedsock_reg_entry *entries, u32 room);
 /* queue.c */
 int ss_queue_create(unsigned int flags);
 struct ss_queue *ss_queue_from_fd(int fd);
+ssize_t ss_queue_read_fd(int fd, struct sharedsock_message __user *umsgs,
+			 u32 count);
 void ss_queue_get(struct ss_queue *queue);
 void ss_queue_put(struct ss_queue *queue);
 struct list_head *ss_queue_regs(struct ss_queue *queue);

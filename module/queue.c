@@ -11,6 +11,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -149,39 +150,80 @@ static bool ss_queue_pop(struct ss_queue *queue, struct sharedsock_message *m)
 	return true;
 }
 
-static ssize_t ss_queue_read(struct file *file, char __user *buf,
-			     size_t count, loff_t *ppos)
+/*
+ * Take up to @max messages into @umsgs, waiting for the first unless
+ * @nonblock.  Returns how many, or an error when none was taken.
+ */
+static ssize_t ss_queue_take(struct ss_queue *queue, bool nonblock,
+			     struct sharedsock_message __user *umsgs,
+			     size_t max)
 {
 	struct sharedsock_message msgs[SS_QUEUE_READ_BATCH];
-	struct ss_queue *queue = file->private_data;
-	size_t max = count / sizeof(msgs[0]);
 	size_t done = 0, n;
 	int err;
 
 	if (!max)
 		return -EINVAL;
 	for (;;) {
+		/*
+		 * A message taken is gone: make sure it can be stored first
+		 * (only a racing munmap() can still lose one).
+		 */
+		n = min_t(size_t, ARRAY_SIZE(msgs), max - done);
+		if (fault_in_writeable((char __user *)(umsgs + done),
+				       n * sizeof(msgs[0])))
+			return done ?: -EFAULT;
 		spin_lock_irq(&queue->lock);
 		for (n = 0; n < ARRAY_SIZE(msgs) && done + n < max; n++)
 			if (!ss_queue_pop(queue, &msgs[n]))
 				break;
 		spin_unlock_irq(&queue->lock);
 
-		if (copy_to_user(buf + done * sizeof(msgs[0]), msgs,
-				 n * sizeof(msgs[0])))
-			return done ? done * sizeof(msgs[0]) : -EFAULT;
+		if (copy_to_user(umsgs + done, msgs, n * sizeof(msgs[0])))
+			return done ?: -EFAULT;
 		done += n;
 		if (done == max || (done && n < ARRAY_SIZE(msgs)))
-			return done * sizeof(msgs[0]);
+			return done;
 		if (done)
 			continue;
-		if (file->f_flags & O_NONBLOCK)
+		if (nonblock)
 			return -EAGAIN;
 		err = wait_event_interruptible(queue->wait,
 					       !list_empty_careful(&queue->ready));
 		if (err)
 			return err;
 	}
+}
+
+static ssize_t ss_queue_read(struct file *file, char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	ssize_t n = ss_queue_take(file->private_data,
+				  file->f_flags & O_NONBLOCK,
+				  (struct sharedsock_message __user *)buf,
+				  count / sizeof(struct sharedsock_message));
+
+	return n < 0 ? n : n * sizeof(struct sharedsock_message);
+}
+
+/*
+ * SHAREDSOCK_IOC_QUEUE_READ: read(2) of @fd, if it is a queue.  Returns
+ * the number of messages, -EBADF for no open descriptor, -EINVAL for one
+ * that is not a queue.
+ */
+ssize_t ss_queue_read_fd(int fd, struct sharedsock_message __user *umsgs,
+			 u32 count)
+{
+	struct fd f = fdget(fd);
+	ssize_t n = -EINVAL;
+
+	if (!f.file)
+		return -EBADF;
+	if (f.file->f_op == &ss_queue_fops)
+		n = ss_queue_take(f.file->private_data,
+				  f.file->f_flags & O_NONBLOCK, umsgs, count);
+	fdput(f);
+	return n;
 }
 
 static __poll_t ss_queue_poll(struct file *file, poll_table *wait)

@@ -15,12 +15,14 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -400,6 +402,152 @@ TEST(queue_read_short_buffer_einval)
 	close(sv[0]);
 	close(sv[1]);
 	close(q);
+}
+
+/* ss_queue_read() on descriptors that are not queues: EINVAL, and each
+ * keeps what it holds (a plain read(2) would have taken it). */
+TEST(queue_read_refuses_what_is_not_a_queue)
+{
+	struct ss_message m[4];
+	int sv[2], pfd[2], efd, dev, closed;
+	uint64_t count = 0;
+	char buf[8];
+
+	efd = eventfd(5, EFD_NONBLOCK);
+	ASSERT_GE(efd, 0);
+	errno = 0;
+	EXPECT_EQ(-1, ss_queue_read(efd, m, 4));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ((ssize_t)sizeof(count), read(efd, &count, sizeof(count)));
+	EXPECT_EQ(5, count);
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(3, send(sv[1], "abc", 3, 0));
+	errno = 0;
+	EXPECT_EQ(-1, ss_queue_read(sv[0], m, 4));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(3, recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(0, memcmp(buf, "abc", 3));
+
+	ASSERT_EQ(0, pipe2(pfd, O_NONBLOCK));
+	ASSERT_EQ(2, write(pfd[1], "xy", 2));
+	errno = 0;
+	EXPECT_EQ(-1, ss_queue_read(pfd[0], m, 4));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(2, read(pfd[0], buf, sizeof(buf)));
+
+	dev = dev_open();
+	ASSERT_GE(dev, 0);
+	errno = 0;
+	EXPECT_EQ(-1, ss_queue_read(dev, m, 4));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* no open descriptor at all: EBADF, as read(2) says */
+	closed = dup(efd);
+	ASSERT_GE(closed, 0);
+	close(closed);
+	errno = 0;
+	EXPECT_EQ(-1, ss_queue_read(closed, m, 4));
+	EXPECT_EQ(EBADF, errno);
+	errno = 0;
+	EXPECT_EQ(-1, ss_queue_read(-1, m, 4));
+	EXPECT_EQ(EBADF, errno);
+
+	close(dev);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd);
+}
+
+/* The raw SHAREDSOCK_IOC_QUEUE_READ: each bad argument, and that a failed
+ * call leaves the queued message where it was. */
+TEST(queue_read_ioctl_bad_arguments)
+{
+	struct {
+		struct sharedsock_queue_read a;
+		__u64 more;
+	} big;
+	struct sharedsock_queue_read args;
+	struct sharedsock_message raw[2];
+	int sv[2], q, dev;
+	void *none;
+
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
+	q = ss_queue_create(O_NONBLOCK);
+	ASSERT_GE(q, 0);
+	ASSERT_EQ(0, ss_async_select(sv[0], q, 9, SS_FD_WRITE));
+	ASSERT_TRUE(readable_within(q, 1000));
+	dev = dev_open();
+	ASSERT_GE(dev, 0);
+	none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, none);
+
+#define QREAD(field, value, err) do {					\
+		args = (struct sharedsock_queue_read){			\
+			.size = sizeof(args), .queue_fd = q,		\
+			.msgs = (uintptr_t)raw, .count = 2,		\
+		};							\
+		args.field = value;					\
+		errno = 0;						\
+		EXPECT_EQ(-1, ioctl(dev, SHAREDSOCK_IOC_QUEUE_READ, &args)); \
+		EXPECT_EQ(err, errno);					\
+	} while (0)
+	QREAD(flags, 1, EINVAL);
+	QREAD(flags, 0x80000000U, EINVAL);
+	QREAD(count, 0, EINVAL);
+	QREAD(msgs, 0, EFAULT);
+	QREAD(msgs, (uintptr_t)none, EFAULT);
+	QREAD(size, 0, EINVAL);
+	QREAD(size, 20, EINVAL);
+	QREAD(size, 4097, E2BIG);
+	QREAD(queue_fd, -1, EBADF);
+	QREAD(queue_fd, dev, EINVAL);
+	QREAD(queue_fd, sv[0], EINVAL);
+#undef QREAD
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(dev, SHAREDSOCK_IOC_QUEUE_READ, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* a newer, larger argument: zeros past the end are fine, else E2BIG */
+	memset(&big, 0, sizeof(big));
+	big.a = (struct sharedsock_queue_read){
+		.size = sizeof(big), .queue_fd = q,
+		.msgs = (uintptr_t)raw, .count = 2,
+	};
+	big.more = 1;
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(dev, SHAREDSOCK_IOC_QUEUE_READ, &big));
+	EXPECT_EQ(E2BIG, errno);
+
+	/* nor does read(2) into a bad buffer */
+	errno = 0;
+	EXPECT_EQ(-1, read(q, none, sizeof(raw[0])));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* none of that took the message */
+	EXPECT_TRUE(readable_within(q, 0));
+	big.more = 0;
+	memset(raw, 0, sizeof(raw));
+	EXPECT_EQ(1, ioctl(dev, SHAREDSOCK_IOC_QUEUE_READ, &big));
+	EXPECT_EQ(sv[0], raw[0].socket);
+	EXPECT_EQ(9, raw[0].msg);
+	EXPECT_EQ(SS_FD_WRITE, raw[0].event);
+	/* and now it is empty, non-blocking */
+	args = (struct sharedsock_queue_read){
+		.size = sizeof(args), .queue_fd = q,
+		.msgs = (uintptr_t)raw, .count = 2,
+	};
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(dev, SHAREDSOCK_IOC_QUEUE_READ, &args));
+	EXPECT_EQ(EAGAIN, errno);
+
+	munmap(none, 4096);
+	close(dev);
+	close(q);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST(queue_create_bad_flags)

@@ -272,6 +272,27 @@ struct sharedsock_message {
 };
 
 /**
+ * struct sharedsock_queue_read - SHAREDSOCK_IOC_QUEUE_READ argument
+ * @size:     sizeof(struct sharedsock_queue_read)
+ * @queue_fd: a queue descriptor from SHAREDSOCK_IOC_QUEUE_CREATE
+ * @msgs:     user pointer to room for @count struct sharedsock_message
+ * @count:    room in @msgs, at least 1
+ * @flags:    must be 0
+ *
+ * read(2) of @queue_fd, which must be a queue: any other descriptor is
+ * refused with EINVAL and left as it was (read(2) would take whatever it
+ * holds).  Blocks while the queue is empty unless @queue_fd is
+ * non-blocking (EAGAIN then).  Returns the number of messages.
+ */
+struct sharedsock_queue_read {
+	__u32 size;
+	__s32 queue_fd;
+	__u64 msgs;
+	__u32 count;
+	__u32 flags;
+};
+
+/**
  * struct sharedsock_status - SHAREDSOCK_IOC_STATUS result
  * @size:                   sizeof(struct sharedsock_status)
  * @flags:                  must be zero
@@ -398,6 +419,8 @@ struct sharedsock_list {
 	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x11, struct sharedsock_enum)
 #define SHAREDSOCK_IOC_QUEUE_CREATE \
 	_IOW(SHAREDSOCK_IOC_MAGIC, 0x12, struct sharedsock_queue_create)
+#define SHAREDSOCK_IOC_QUEUE_READ \
+	_IOW(SHAREDSOCK_IOC_MAGIC, 0x13, struct sharedsock_queue_read)
 #define SHAREDSOCK_IOC_STATUS \
 	_IOWR(SHAREDSOCK_IOC_MAGIC, 0x20, struct sharedsock_status)
 #define SHAREDSOCK_IOC_LIST \

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -136,8 +137,14 @@ int ss_queue_create(int flags)
 ssize_t ss_queue_read(int queuefd, struct ss_message *msgs, size_t max)
 {
 	struct sharedsock_message buf[SS_READ_BATCH];
-	size_t want = max < SS_READ_BATCH ? max : SS_READ_BATCH;
+	struct sharedsock_queue_read args = {
+		.size = sizeof(args),
+		.queue_fd = queuefd,
+		.msgs = (uintptr_t)buf,
+		.count = max < SS_READ_BATCH ? (unsigned int)max : SS_READ_BATCH,
+	};
 	ssize_t n, i;
+	int dev;
 
 	if (!msgs && max) {
 		errno = EFAULT;
@@ -147,10 +154,13 @@ ssize_t ss_queue_read(int queuefd, struct ss_message *msgs, size_t max)
 		errno = EINVAL;
 		return -1;
 	}
-	n = read(queuefd, buf, want * sizeof(buf[0]));
+	dev = ss_device();
+	if (dev < 0)
+		return -1;
+	/* Not read(2): the module refuses a descriptor that is not a queue. */
+	n = ioctl(dev, SHAREDSOCK_IOC_QUEUE_READ, &args);
 	if (n < 0)
 		return -1;
-	n /= sizeof(buf[0]);
 	for (i = 0; i < n; i++) {
 		msgs[i].socket = buf[i].socket;
 		msgs[i].msg = buf[i].msg;
