@@ -144,11 +144,35 @@ static bool ss_accept_pending(struct sock *sk)
 	return !skb_queue_empty_lockless(&sk->sk_receive_queue);
 }
 
+/*
+ * What tcp_poll() calls readable, less the FIN: a recv() would return
+ * data.  An urgent byte not read inline is skipped by recv(), so at the
+ * head of the stream it takes one more byte after it to count; data beyond
+ * an urgent mark counts (tcp_inq() stops at the mark).
+ */
+static bool ss_tcp_readable(struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	u32 copied = READ_ONCE(tp->copied_seq);
+	int avail = READ_ONCE(tp->rcv_nxt) - copied;
+	int target = 1;
+
+	if ((1 << READ_ONCE(sk->sk_state)) &
+	    (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_LISTEN))
+		return false;
+	if (avail > 0 && sock_flag(sk, SOCK_DONE))
+		avail--;
+	if (READ_ONCE(tp->urg_data) && READ_ONCE(tp->urg_seq) == copied &&
+	    !sock_flag(sk, SOCK_URGINLINE))
+		target++;
+	return avail >= target;
+}
+
 /* Data (not merely an end of file) is waiting to be read. */
 static bool ss_readable(struct sock *sk)
 {
 	if (ss_is_tcp(sk))
-		return tcp_inq(sk) > 0;
+		return ss_tcp_readable(sk);
 	if (ss_is_udp(sk) &&
 	    !skb_queue_empty_lockless(&udp_sk(sk)->reader_queue))
 		return true;
@@ -169,6 +193,22 @@ static bool ss_established(const struct socket *sock, const struct sock *sk)
 	if (!ss_is_stream(sock))
 		return true;
 	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
+}
+
+/*
+ * At registration: the stream socket's connection exists, or existed and
+ * has ended already (a reset, or FINs both ways), so that its FD_CLOSE
+ * is recorded at once.  Accepted and blocking-connected sockets are
+ * SS_CONNECTED for good; TCP reaches the FIN states only from a connection.
+ */
+static bool ss_was_connected(const struct socket *sock, const struct sock *sk)
+{
+	if (ss_established(sock, sk) || READ_ONCE(sock->state) == SS_CONNECTED)
+		return true;
+	return ss_is_tcp(sk) &&
+	       ((1 << READ_ONCE(sk->sk_state)) &
+		(TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 | TCPF_LAST_ACK |
+		 TCPF_CLOSING | TCPF_TIME_WAIT));
 }
 
 /* The peer shut down its sending side, closed, or reset the connection. */
@@ -413,7 +453,8 @@ static void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm)
 			events |= SS_FD(READ);
 		if (ss_urgent(sk))
 			events |= SS_FD(OOB);
-		if (writable && reg->connected)
+		/* Not on a connection that has ended before it. */
+		if (writable && reg->connected && ss_established(sock, sk))
 			events |= SS_FD(WRITE);
 		events |= ss_reg_close_event(reg, sk, errs);
 	}
@@ -1086,7 +1127,7 @@ static struct ss_reg *ss_reg_attach(struct socket *sock)
 		return ERR_PTR(-ENOMEM);
 	}
 	ss_reg_init(reg, sock);
-	reg->connected = ss_established(sock, sk);
+	reg->connected = ss_was_connected(sock, sk);
 	reg->connecting = ss_is_tcp(sk) && READ_ONCE(sk->sk_state) == TCP_SYN_SENT;
 
 	/* The socket now holds this module, as it holds its protocol's. */

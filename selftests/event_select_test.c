@@ -856,6 +856,57 @@ TEST_F(tcp, oob_recorded_and_reenabled_by_recv_oob)
 	EXPECT_EQ('C', c);
 }
 
+/*
+ * Normal data behind an urgent mark is data: recv() stops at the mark and
+ * the next recv() returns what follows it, so FD_READ must come back for
+ * it (a loop reading one chunk per FD_READ would otherwise stall there).
+ */
+TEST_F(tcp, data_behind_urgent_mark_reports_read)
+{
+	char buf[8], c;
+
+	ASSERT_EQ(0, ss_event_select(self->sv[0], self->efd, SS_FD_READ | SS_FD_OOB));
+	ASSERT_EQ(1, send(self->sv[1], "x", 1, 0));
+	ASSERT_EQ(1, send(self->sv[1], "a", 1, MSG_OOB));
+	ASSERT_EQ(2, send(self->sv[1], "bc", 2, 0));
+	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
+	usleep(QUIET_MS * 1000);
+	EXPECT_EQ(SS_FD_READ | SS_FD_OOB, events_of(self->sv[0], self->efd));
+
+	ASSERT_EQ(1, recv(self->sv[0], buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ('x', buf[0]);
+	/* Re-enabled, and "bc" is still there behind the mark. */
+	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
+	EXPECT_EQ(SS_FD_READ, events_of(self->sv[0], self->efd) & SS_FD_READ);
+	ASSERT_EQ(1, recv(self->sv[0], &c, 1, MSG_OOB));
+	EXPECT_EQ('a', c);
+	ASSERT_EQ(2, recv(self->sv[0], buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(0, memcmp(buf, "bc", 2));
+	/* All read: no FD_READ for the urgent byte left in the stream. */
+	signalled(self->efd, QUIET_MS);
+	EXPECT_EQ(0, events_of(self->sv[0], self->efd) & SS_FD_READ);
+}
+
+/* The urgent byte alone is FD_OOB only; data sent after it is FD_READ. */
+TEST_F(tcp, data_after_urgent_byte_reports_read)
+{
+	char buf[8], c;
+
+	ASSERT_EQ(0, ss_event_select(self->sv[0], self->efd, SS_FD_READ | SS_FD_OOB));
+	ASSERT_EQ(1, send(self->sv[1], "a", 1, MSG_OOB));
+	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
+	usleep(QUIET_MS * 1000);
+	EXPECT_EQ(SS_FD_OOB, events_of(self->sv[0], self->efd));
+	ASSERT_EQ(1, recv(self->sv[0], &c, 1, MSG_OOB));
+	EXPECT_EQ('a', c);
+
+	ASSERT_EQ(2, send(self->sv[1], "bc", 2, 0));
+	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
+	EXPECT_EQ(SS_FD_READ, events_of(self->sv[0], self->efd));
+	ASSERT_EQ(2, recv(self->sv[0], buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(0, memcmp(buf, "bc", 2));
+}
+
 TEST_F(tcp, oobinline_reports_read_not_oob)
 {
 	int one = 1;
@@ -936,6 +987,46 @@ TEST_F(tcp, peer_reset_reports_close_with_econnreset)
 	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
 	EXPECT_EQ(SS_FD_CLOSE, fetch(self->sv[0], self->efd, &ne));
 	EXPECT_EQ(ECONNRESET, ne.error_code[SS_FD_CLOSE_BIT]);
+	EXPECT_FALSE(signalled(self->efd, QUIET_MS));
+}
+
+/*
+ * A connection reset before the registration: the condition holds, so
+ * FD_CLOSE is recorded at once, with the reset's error, and no FD_WRITE
+ * (nothing can be sent on it).
+ */
+TEST_F(tcp, reset_before_registration_reports_close_at_once)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct ss_network_events ne;
+	struct pollfd pfd = { .fd = self->sv[0], .events = POLLIN };
+
+	ASSERT_EQ(0, setsockopt(self->sv[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	close(self->sv[1]);
+	self->sv[1] = -1;
+	ASSERT_EQ(1, poll(&pfd, 1, FIRES_MS));
+	ASSERT_EQ(0, ss_event_select(self->sv[0], self->efd,
+				     SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
+	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
+	EXPECT_EQ(SS_FD_CLOSE, fetch(self->sv[0], self->efd, &ne));
+	EXPECT_EQ(ECONNRESET, ne.error_code[SS_FD_CLOSE_BIT]);
+	EXPECT_FALSE(signalled(self->efd, QUIET_MS));
+}
+
+/* Both sides shut down before the registration: FD_CLOSE at once, no error. */
+TEST_F(tcp, closed_both_ways_before_registration_reports_close_at_once)
+{
+	struct ss_network_events ne;
+	char c;
+
+	ASSERT_EQ(0, shutdown(self->sv[0], SHUT_WR));
+	close(self->sv[1]);
+	self->sv[1] = -1;
+	ASSERT_EQ(0, recv(self->sv[0], &c, 1, 0));	/* the peer's FIN */
+	ASSERT_EQ(0, ss_event_select(self->sv[0], self->efd, SS_FD_READ | SS_FD_CLOSE));
+	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
+	EXPECT_EQ(SS_FD_CLOSE, fetch(self->sv[0], self->efd, &ne));
+	EXPECT_EQ(0, ne.error_code[SS_FD_CLOSE_BIT]);
 	EXPECT_FALSE(signalled(self->efd, QUIET_MS));
 }
 
