@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -433,6 +434,52 @@ TEST(duplicate_check_order)
 	close(p[1]);
 	closesocket(sv[0]);
 	closesocket(sv[1]);
+}
+
+/*
+ * A structure pointer that cannot be written (or read) is WSAEFAULT, not
+ * a crash; a duplicate that could not be handed back leaves no token
+ * holding the socket, and the earlier checks still come first.
+ */
+TEST(bad_structure_pointers_are_wsaefault)
+{
+	struct pollfd pfd;
+	WSAPROTOCOL_INFOA *none, *ro;
+	int p[2], sv[2];
+	char c;
+
+	none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, none);
+	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
+
+	WSASetLastError(0);
+	EXPECT_EQ(SOCKET_ERROR, WSADuplicateSocketA(p[0], getpid(), none));
+	EXPECT_EQ(WSAENOTSOCK, WSAGetLastError());
+	WSASetLastError(0);
+	EXPECT_EQ(SOCKET_ERROR, WSADuplicateSocketA(sv[0], getpid(), none));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+	WSASetLastError(0);
+	EXPECT_EQ(SOCKET_ERROR, WSADuplicateSocketA(sv[0], getpid(), ro));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+	WSASetLastError(0);
+	EXPECT_EQ(INVALID_SOCKET, WSASocketA(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+					     FROM_PROTOCOL_INFO, none, 0, 0));
+	EXPECT_EQ(WSAEFAULT, WSAGetLastError());
+
+	/* No token was left holding the socket: its last close is an EOF. */
+	closesocket(sv[0]);
+	pfd = (struct pollfd){ .fd = sv[1], .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 2000));
+	EXPECT_EQ(0, recv(sv[1], &c, 1, 0));
+
+	closesocket(sv[1]);
+	close(p[0]);
+	close(p[1]);
+	munmap(none, 4096);
+	munmap(ro, 4096);
 }
 
 TEST(duplicate_to_a_process_out_of_reach)

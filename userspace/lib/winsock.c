@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,6 +233,33 @@ int WSACleanup(void)
 #define SS_WSA_MAGIC	0x53534B31U
 #define SS_WSA_VERSION	2
 
+/*
+ * Copy @len bytes between a caller's structure and ours through the
+ * kernel, so that a bad pointer is WSAEFAULT, as Windows says, rather than
+ * a crash.  Where those calls are not allowed (seccomp), a plain copy.
+ */
+static int ss_wsa_copy(void *to, const void *from, size_t len, bool to_caller)
+{
+	struct iovec ours = {
+		.iov_base = to_caller ? (void *)from : to, .iov_len = len,
+	};
+	struct iovec theirs = {
+		.iov_base = to_caller ? to : (void *)from, .iov_len = len,
+	};
+	ssize_t n;
+
+	n = to_caller ? process_vm_writev(getpid(), &ours, 1, &theirs, 1, 0) :
+			process_vm_readv(getpid(), &ours, 1, &theirs, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+		memcpy(to, from, len);
+		return 0;
+	}
+	errno = EFAULT;
+	return -1;
+}
+
 static void ss_info_to_wsa(const struct ss_protocol_info *info,
 			   WSAPROTOCOL_INFOA *wsa)
 {
@@ -267,6 +296,7 @@ int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
 	/* A pid beyond pid_t's range is no process. */
 	pid_t pid = dwProcessId > INT_MAX ? -1 : (pid_t)dwProcessId;
 	struct ss_protocol_info info;
+	WSAPROTOCOL_INFOA wsa;
 
 	/*
 	 * ss_duplicate_socket() checks the socket, then the process, then
@@ -282,7 +312,12 @@ int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
 			return ss_wsa_fail(WSAEINVAL);
 		return ss_wsa_fail_errno();
 	}
-	ss_info_to_wsa(&info, lpProtocolInfo);
+	ss_info_to_wsa(&info, &wsa);
+	if (ss_wsa_copy(lpProtocolInfo, &wsa, sizeof(wsa), true)) {
+		/* Nobody could redeem it: withdraw the token. */
+		ss_revoke(&info);
+		return ss_wsa_fail(WSAEFAULT);
+	}
 	return 0;
 }
 
@@ -301,6 +336,7 @@ SOCKET WSASocketA(int af, int type, int protocol,
 {
 	int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct ss_protocol_info info;
+	WSAPROTOCOL_INFOA wsa;
 	int fd;
 
 	if (g != 0) {
@@ -329,7 +365,11 @@ SOCKET WSASocketA(int af, int type, int protocol,
 	 * be honoured (the socket exists): WSAEINVAL, and the token stays
 	 * valid for a corrected call.
 	 */
-	if (ss_info_from_wsa(lpProtocolInfo, &info) ||
+	if (ss_wsa_copy(&wsa, lpProtocolInfo, sizeof(wsa), false)) {
+		ss_wsa_fail(WSAEFAULT);
+		return INVALID_SOCKET;
+	}
+	if (ss_info_from_wsa(&wsa, &info) ||
 	    !ss_wsa_agrees(af, info.family) ||
 	    !ss_wsa_agrees(type, info.type) ||
 	    !ss_wsa_agrees(protocol, info.protocol)) {
