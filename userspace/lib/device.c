@@ -18,7 +18,7 @@ static atomic_int ss_devfd = -1;
  * descriptor; a child after fork inherits it, and O_CLOEXEC keeps it out of
  * programs the process executes.
  */
-int ss_device(void)
+int ss__device_fd(void)
 {
 	int fd = atomic_load_explicit(&ss_devfd, memory_order_acquire);
 	int expected = -1;

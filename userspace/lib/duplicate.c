@@ -37,7 +37,7 @@ int ss_duplicate_socket_ttl(int sockfd, pid_t target_pid, unsigned int ttl_ms,
 		.pid = target_pid,
 		.ttl_ms = ttl_ms,
 	};
-	int dev = ss_device();
+	int dev = ss__device_fd();
 
 	if (dev < 0)
 		return -1;
@@ -81,7 +81,7 @@ int ss_duplicate_sockets(const int *sockfds, unsigned int count,
 		errno = EFAULT;
 		return -1;
 	}
-	dev = ss_device();
+	dev = ss__device_fd();
 	if (dev < 0 || ioctl(dev, SHAREDSOCK_IOC_DUPLICATE_VEC, &args) < 0)
 		return -1;
 	memcpy(info, &args.info, sizeof(*info));
@@ -102,7 +102,7 @@ static int ss_redeem_prepare(const struct ss_protocol_info *info, int flags,
 	}
 	*kflags = flags & O_CLOEXEC ? SHAREDSOCK_REDEEM_CLOEXEC : 0;
 	ss_info_to_kernel(info, kinfo);
-	return ss_device();
+	return ss__device_fd();
 }
 
 int ss_socket_from_info(const struct ss_protocol_info *info, int flags)
@@ -144,7 +144,7 @@ int ss_revoke(const struct ss_protocol_info *info)
 		errno = EFAULT;
 		return -1;
 	}
-	dev = ss_device();
+	dev = ss__device_fd();
 	if (dev < 0)
 		return -1;
 	ss_info_to_kernel(info, &args.info);

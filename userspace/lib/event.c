@@ -36,7 +36,7 @@ static int ss_select(int sockfd, unsigned int sink, int sink_fd,
 		errno = EINVAL;
 		return -1;
 	}
-	dev = ss_device();
+	dev = ss__device_fd();
 	if (dev < 0)
 		return -1;
 	return ioctl(dev, SHAREDSOCK_IOC_SELECT, &args) < 0 ? -1 : 0;
@@ -69,7 +69,7 @@ int ss_enum_network_events(int sockfd, int eventfd,
 		errno = EFAULT;
 		return -1;
 	}
-	dev = ss_device();
+	dev = ss__device_fd();
 	if (dev < 0)
 		return -1;
 	if (ioctl(dev, SHAREDSOCK_IOC_ENUM, &args) < 0)
@@ -89,7 +89,7 @@ long ss_registered_events(int sockfd)
 		.fd = sockfd,
 		.eventfd = -1,
 	};
-	int dev = ss_device();
+	int dev = ss__device_fd();
 
 	if (dev < 0)
 		return -1;
@@ -106,7 +106,7 @@ int ss_registration_current(int sockfd, int sink_fd)
 		.fd = sockfd,
 		.eventfd = sink_fd,
 	};
-	int dev = ss_device();
+	int dev = ss__device_fd();
 
 	if (dev < 0)
 		return -1;
@@ -128,7 +128,7 @@ int ss_queue_create(int flags)
 		args.flags |= SHAREDSOCK_QUEUE_CLOEXEC;
 	if (flags & O_NONBLOCK)
 		args.flags |= SHAREDSOCK_QUEUE_NONBLOCK;
-	dev = ss_device();
+	dev = ss__device_fd();
 	if (dev < 0)
 		return -1;
 	return ioctl(dev, SHAREDSOCK_IOC_QUEUE_CREATE, &args);
@@ -154,7 +154,7 @@ ssize_t ss_queue_read(int queuefd, struct ss_message *msgs, size_t max)
 		errno = EINVAL;
 		return -1;
 	}
-	dev = ss_device();
+	dev = ss__device_fd();
 	if (dev < 0)
 		return -1;
 	/* Not read(2): the module refuses a descriptor that is not a queue. */

@@ -2,7 +2,11 @@
 #ifndef SHAREDSOCK_INTERNAL_H
 #define SHAREDSOCK_INTERNAL_H
 
-/* The /dev/sharedsock descriptor, or -1 with errno set. */
-int ss_device(void);
+/*
+ * The /dev/sharedsock descriptor, or -1 with errno set.  Global in the
+ * static library: the double underscore keeps it out of the ss_* names a
+ * program may use.
+ */
+int ss__device_fd(void);
 
 #endif
