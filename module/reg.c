@@ -830,6 +830,25 @@ static void ss_reg_connected(struct socket *sock, struct ss_reg *reg)
 	mutex_unlock(&ss_reg_mutex);
 }
 
+/*
+ * A connect() that was tried and failed at once (an AF_UNIX peer that does
+ * not listen, no route): on Windows, where the socket is non-blocking, that
+ * is an FD_CONNECT with the error.  Not a call refused for its arguments.
+ */
+static bool ss_connect_failed(int ret)
+{
+	switch (ret) {
+	case -ECONNREFUSED:
+	case -ENETUNREACH:
+	case -EHOSTUNREACH:
+	case -ETIMEDOUT:
+	case -ECONNRESET:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 		      int flags)
 {
@@ -857,6 +876,11 @@ static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 		if (!ret) {
 			reg->connected = true;
 			ss_reg_record(reg, SS_FD(CONNECT) | SS_FD(WRITE), NULL);
+		} else if (ss_connect_failed(ret)) {
+			int errs[SHAREDSOCK_FD_MAX_EVENTS] = {};
+
+			errs[SHAREDSOCK_FD_CONNECT_BIT] = -ret;
+			ss_reg_record(reg, SS_FD(CONNECT), errs);
 		}
 	}
 	spin_unlock_irqrestore(&reg->lock, irqflags);

@@ -505,6 +505,78 @@ TEST_F(tcp, connect_refused_reports_error_and_no_close)
 	close(r);
 }
 
+/*
+ * A connect() that fails at once -- an AF_UNIX socket that does not
+ * listen -- finished with an error: FD_CONNECT carries it.  A call refused
+ * for its arguments tried no connection and reports nothing.
+ */
+TEST(unix_connect_refused_at_once_reports_connect_error)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_in in4 = { .sin_family = AF_INET };
+	struct ss_network_events ne;
+	socklen_t len;
+	int r, s, efd;
+
+	/* An abstract name, bound but not listening. */
+	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "ss-refuse-%d", getpid());
+	len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1);
+	r = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, r);
+	ASSERT_EQ(0, bind(r, (void *)&addr, len));
+
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, ss_event_select(s, efd, SS_FD_ALL_EVENTS));
+
+	EXPECT_EQ(-1, connect(s, (void *)&in4, sizeof(in4)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_FALSE(signalled(efd, QUIET_MS));
+
+	EXPECT_EQ(-1, connect(s, (void *)&addr, len));
+	EXPECT_EQ(ECONNREFUSED, errno);
+	ASSERT_TRUE(signalled(efd, FIRES_MS));
+	EXPECT_EQ(SS_FD_CONNECT, fetch(s, efd, &ne));
+	EXPECT_EQ(ECONNREFUSED, ne.error_code[SS_FD_CONNECT_BIT]);
+	EXPECT_FALSE(signalled(efd, QUIET_MS));
+	EXPECT_EQ(0, events_of(s, efd));
+	close(s);
+	close(r);
+	close(efd);
+}
+
+/* No route to the address: the connect fails at once, FD_CONNECT says so. */
+TEST(tcp_connect_without_route_reports_connect_error)
+{
+	struct sockaddr_in to = {
+		.sin_family = AF_INET, .sin_port = htons(9),
+		.sin_addr.s_addr = htonl(0xC0000201),	/* 192.0.2.1, TEST-NET-1 */
+	};
+	struct ss_network_events ne;
+	int s, efd, err;
+
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, ss_event_select(s, efd, SS_FD_CONNECT | SS_FD_CLOSE));
+	ASSERT_EQ(-1, connect(s, (void *)&to, sizeof(to)));
+	err = errno;
+	if (err == EINPROGRESS) {
+		close(s);
+		close(efd);
+		SKIP(return, "this machine has a route to 192.0.2.1");
+	}
+	EXPECT_EQ(ENETUNREACH, err);
+	ASSERT_TRUE(signalled(efd, FIRES_MS));
+	EXPECT_EQ(SS_FD_CONNECT, fetch(s, efd, &ne));
+	EXPECT_EQ(err, ne.error_code[SS_FD_CONNECT_BIT]);
+	close(s);
+	close(efd);
+}
+
 /* --- write --- */
 
 TEST_F(stream, write_once_then_only_after_eagain_and_drain)
