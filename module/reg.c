@@ -145,20 +145,24 @@ static bool ss_accept_pending(struct sock *sk)
 }
 
 /*
- * What tcp_poll() calls readable, less the FIN: a recv() would return
- * data.  An urgent byte not read inline is skipped by recv(), so at the
- * head of the stream it takes one more byte after it to count; data beyond
- * an urgent mark counts (tcp_inq() stops at the mark).
+ * What tcp_poll() calls readable, less the FIN and without SO_RCVLOWAT
+ * (FD_READ means any data): a recv() would return data.  An urgent byte
+ * not read inline is skipped by recv(), so at the head of the stream it
+ * takes one more byte after it to count; data beyond an urgent mark counts
+ * (tcp_inq() stops at the mark).
  */
 static bool ss_tcp_readable(struct sock *sk)
 {
 	const struct tcp_sock *tp = tcp_sk(sk);
+	int state = READ_ONCE(sk->sk_state);
 	u32 copied = READ_ONCE(tp->copied_seq);
 	int avail = READ_ONCE(tp->rcv_nxt) - copied;
 	int target = 1;
 
-	if ((1 << READ_ONCE(sk->sk_state)) &
-	    (TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_LISTEN))
+	if ((1 << state) & (TCPF_SYN_SENT | TCPF_LISTEN))
+		return false;
+	/* A passive Fast Open child has data in SYN_RECV already. */
+	if (state == TCP_SYN_RECV && !rcu_access_pointer(tp->fastopen_rsk))
 		return false;
 	if (avail > 0 && sock_flag(sk, SOCK_DONE))
 		avail--;
@@ -199,16 +203,27 @@ static bool ss_established(const struct socket *sock, const struct sock *sk)
  * At registration: the stream socket's connection exists, or existed and
  * has ended already (a reset, or FINs both ways), so that its FD_CLOSE
  * is recorded at once.  Accepted and blocking-connected sockets are
- * SS_CONNECTED for good; TCP reaches the FIN states only from a connection.
+ * SS_CONNECTED for good; TCP reaches the FIN states only from a connection
+ * (a full socket leaves TIME_WAIT to its timewait sock and is closed).
  */
 static bool ss_was_connected(const struct socket *sock, const struct sock *sk)
 {
+	const struct tcp_sock *tp = tcp_sk(sk);
+
 	if (ss_established(sock, sk) || READ_ONCE(sock->state) == SS_CONNECTED)
 		return true;
-	return ss_is_tcp(sk) &&
-	       ((1 << READ_ONCE(sk->sk_state)) &
-		(TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 | TCPF_LAST_ACK |
-		 TCPF_CLOSING | TCPF_TIME_WAIT));
+	if (!ss_is_tcp(sk))
+		return false;
+	if ((1 << READ_ONCE(sk->sk_state)) &
+	    (TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 | TCPF_LAST_ACK | TCPF_CLOSING))
+		return true;
+	/*
+	 * Closed: a non-blocking connect leaves the socket SS_CONNECTING for
+	 * good, so ask TCP whether its SYN was ever acknowledged (a refused
+	 * or failed attempt was not; a disconnect clears the count).
+	 */
+	return READ_ONCE(sk->sk_state) == TCP_CLOSE &&
+	       (READ_ONCE(tp->bytes_acked) || READ_ONCE(tp->bytes_received));
 }
 
 /* The peer shut down its sending side, closed, or reset the connection. */
@@ -849,6 +864,28 @@ static bool ss_connect_failed(int ret)
 	}
 }
 
+/*
+ * Whether this connect() starts a connection of a stream socket: not one
+ * that asks how an attempt in progress went (EALREADY, or its outcome once
+ * more: that outcome has been recorded as it came), nor a disconnect.
+ */
+static bool ss_connect_starts(struct socket *sock, struct sockaddr *addr,
+			      int len)
+{
+	return ss_is_stream(sock) && READ_ONCE(sock->state) == SS_UNCONNECTED &&
+	       len >= (int)sizeof(addr->sa_family) &&
+	       addr->sa_family != AF_UNSPEC;
+}
+
+/* After connect() returned @ret, the attempt is still under way. */
+static bool ss_connect_goes_on(struct socket *sock, int ret)
+{
+	if (ret == -EINPROGRESS || ret == -EALREADY)
+		return true;
+	/* A signal ends the wait of a blocking TCP connect, not the attempt. */
+	return (ret == -EINTR || ret == -ERESTARTSYS) && ss_is_tcp(sock->sk);
+}
+
 static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 		      int flags)
 {
@@ -857,7 +894,7 @@ static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 	unsigned long irqflags;
 	int ret;
 
-	if (!reg || !ss_is_stream(sock)) {
+	if (!reg || !ss_connect_starts(sock, addr, len)) {
 		ret = orig->connect(sock, addr, len, flags);
 		ss_reg_connected(sock, reg);
 		return ret;
@@ -871,7 +908,7 @@ static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
 	ret = orig->connect(sock, addr, len, flags);
 
 	spin_lock_irqsave(&reg->lock, irqflags);
-	if (reg->connecting && ret != -EINPROGRESS && ret != -EALREADY) {
+	if (reg->connecting && !ss_connect_goes_on(sock, ret)) {
 		reg->connecting = false;
 		if (!ret) {
 			reg->connected = true;
