@@ -81,7 +81,7 @@ struct ss_queue *ss_queue_from_fd(int fd)
 
 	if (!f.file)
 		return queue;
-	if (f.file->f_op == &ss_queue_fops) {
+	if (f.file->f_op == &ss_queue_fops && (f.file->f_mode & FMODE_READ)) {
 		queue = f.file->private_data;
 		ss_queue_get(queue);
 	}
@@ -166,11 +166,13 @@ static ssize_t ss_queue_take(struct ss_queue *queue, bool nonblock,
 		return -EINVAL;
 	for (;;) {
 		/*
-		 * A message taken is gone: make sure it can be stored first
-		 * (only a racing munmap() can still lose one).
+		 * A message taken is gone: when there is one, make sure it
+		 * can be stored first (only a racing munmap() can still lose
+		 * one).
 		 */
 		n = min_t(size_t, ARRAY_SIZE(msgs), max - done);
-		if (fault_in_writeable((char __user *)(umsgs + done),
+		if (!list_empty_careful(&queue->ready) &&
+		    fault_in_writeable((char __user *)(umsgs + done),
 				       n * sizeof(msgs[0])))
 			return done ?: -EFAULT;
 		spin_lock_irq(&queue->lock);

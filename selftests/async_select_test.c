@@ -404,8 +404,10 @@ TEST(queue_read_short_buffer_einval)
 	close(q);
 }
 
-/* ss_queue_read() on descriptors that are not queues: EINVAL, and each
- * keeps what it holds (a plain read(2) would have taken it). */
+/*
+ * ss_queue_read() on descriptors that are not queues: EINVAL, and each
+ * keeps what it holds (a plain read(2) would have taken it).
+ */
 TEST(queue_read_refuses_what_is_not_a_queue)
 {
 	struct ss_message m[4];
@@ -461,8 +463,10 @@ TEST(queue_read_refuses_what_is_not_a_queue)
 	close(efd);
 }
 
-/* The raw SHAREDSOCK_IOC_QUEUE_READ: each bad argument, and that a failed
- * call leaves the queued message where it was. */
+/*
+ * The raw SHAREDSOCK_IOC_QUEUE_READ: each bad argument, and that a failed
+ * call leaves the queued message where it was.
+ */
 TEST(queue_read_ioctl_bad_arguments)
 {
 	struct {
@@ -501,7 +505,7 @@ TEST(queue_read_ioctl_bad_arguments)
 	QREAD(msgs, (uintptr_t)none, EFAULT);
 	QREAD(size, 0, EINVAL);
 	QREAD(size, 20, EINVAL);
-	QREAD(size, 4097, E2BIG);
+	QREAD(size, (__u32)sysconf(_SC_PAGESIZE) + 1, E2BIG);
 	QREAD(queue_fd, -1, EBADF);
 	QREAD(queue_fd, dev, EINVAL);
 	QREAD(queue_fd, sv[0], EINVAL);

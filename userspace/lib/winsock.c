@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +19,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,30 +232,27 @@ int WSACleanup(void)
 #define SS_WSA_VERSION	2
 
 /*
- * Copy @len bytes between a caller's structure and ours through the
- * kernel, so that a bad pointer is WSAEFAULT, as Windows says, rather than
- * a crash.  Where those calls are not allowed (seccomp), a plain copy.
+ * Copy @len bytes between a caller's structure and ours through a pipe:
+ * the kernel checks the caller's pointer on the way, so that a bad one is
+ * WSAEFAULT, as Windows says, rather than a crash.  Without a pipe (no
+ * descriptor left), a plain copy.
  */
-static int ss_wsa_copy(void *to, const void *from, size_t len, bool to_caller)
+static int ss_wsa_copy(void *to, const void *from, size_t len)
 {
-	struct iovec ours = {
-		.iov_base = to_caller ? (void *)from : to, .iov_len = len,
-	};
-	struct iovec theirs = {
-		.iov_base = to_caller ? to : (void *)from, .iov_len = len,
-	};
-	ssize_t n;
+	int saved = errno, p[2], ok;
 
-	n = to_caller ? process_vm_writev(getpid(), &ours, 1, &theirs, 1, 0) :
-			process_vm_readv(getpid(), &ours, 1, &theirs, 1, 0);
-	if (n == (ssize_t)len)
-		return 0;
-	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK)) {
+		errno = saved;
 		memcpy(to, from, len);
 		return 0;
 	}
-	errno = EFAULT;
-	return -1;
+	/* At most PIPE_BUF bytes: the write is whole or fails. */
+	ok = write(p[1], from, len) == (ssize_t)len &&
+	     read(p[0], to, len) == (ssize_t)len;
+	close(p[0]);
+	close(p[1]);
+	errno = ok ? saved : EFAULT;
+	return ok ? 0 : -1;
 }
 
 static void ss_info_to_wsa(const struct ss_protocol_info *info,
@@ -313,7 +308,7 @@ int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
 		return ss_wsa_fail_errno();
 	}
 	ss_info_to_wsa(&info, &wsa);
-	if (ss_wsa_copy(lpProtocolInfo, &wsa, sizeof(wsa), true)) {
+	if (ss_wsa_copy(lpProtocolInfo, &wsa, sizeof(wsa))) {
 		/* Nobody could redeem it: withdraw the token. */
 		ss_revoke(&info);
 		return ss_wsa_fail(WSAEFAULT);
@@ -365,7 +360,7 @@ SOCKET WSASocketA(int af, int type, int protocol,
 	 * be honoured (the socket exists): WSAEINVAL, and the token stays
 	 * valid for a corrected call.
 	 */
-	if (ss_wsa_copy(&wsa, lpProtocolInfo, sizeof(wsa), false)) {
+	if (ss_wsa_copy(&wsa, lpProtocolInfo, sizeof(wsa))) {
 		ss_wsa_fail(WSAEFAULT);
 		return INVALID_SOCKET;
 	}
