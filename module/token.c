@@ -511,9 +511,10 @@ int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags,
  * ss_token_revoke - withdraw an unredeemed token
  * @info: the token
  *
- * Only the exporting process or a process of the charged user may revoke.
+ * Only the exporting process may revoke.  To anyone else a token is as
+ * unknown as a made-up one: even its target, which holds the whole token.
  *
- * Return: 0, -EINVAL if the token is not pending, -EPERM.
+ * Return: 0, or -EINVAL if the token is not pending or not the caller's.
  */
 int ss_token_revoke(const struct sharedsock_info *info)
 {
@@ -522,11 +523,8 @@ int ss_token_revoke(const struct sharedsock_info *info)
 
 	spin_lock_bh(&sharedsock_lock);
 	tok = ss_token_lookup(info);
-	if (!tok)
+	if (!tok || tok->exporter != task_tgid(current))
 		err = -EINVAL;
-	else if (tok->exporter != task_tgid(current) &&
-		 !uid_eq(tok->owner->uid, current_uid()))
-		err = -EPERM;
 	else
 		ss_token_kill(tok);
 	spin_unlock_bh(&sharedsock_lock);
