@@ -361,7 +361,25 @@ int ss_token_export(struct file **files, unsigned int nr, struct pid *pid,
 	return err;
 }
 
-/* The live token that @info names and proves, or NULL. */
+/*
+ * @info still describes the socket as the export did: a structure altered
+ * on the way is invalid as a whole, as Winsock has it.  A vector that was
+ * partly redeemed no longer holds the socket its info describes.
+ */
+static bool ss_token_described(struct ss_token *tok,
+			       const struct sharedsock_info *info)
+{
+	struct socket *sock;
+
+	if (tok->next_file)
+		return true;
+	sock = ss_token_next_sock(tok);
+	return info->family == READ_ONCE(sock->sk->sk_family) &&
+	       info->type == sock->type &&
+	       info->protocol == sock->sk->sk_protocol;
+}
+
+/* The live token that @info names, proves and describes, or NULL. */
 static struct ss_token *ss_token_lookup(const struct sharedsock_info *info)
 {
 	struct ss_token *tok;
@@ -369,7 +387,8 @@ static struct ss_token *ss_token_lookup(const struct sharedsock_info *info)
 	lockdep_assert_held(&sharedsock_lock);
 	tok = rhashtable_lookup_fast(&ss_tokens, &info->id, ss_token_params);
 	if (!tok || tok->state != SS_TOKEN_LIVE ||
-	    crypto_memneq(tok->secret, info->secret, sizeof(tok->secret)))
+	    crypto_memneq(tok->secret, info->secret, sizeof(tok->secret)) ||
+	    !ss_token_described(tok, info))
 		return NULL;
 	return tok;
 }

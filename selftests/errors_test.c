@@ -948,6 +948,37 @@ TEST_F(ss, redeem_wrong_secret_einval_then_right_one_works)
 	EXPECT_EQ(nsock, count_socket_fds());
 }
 
+/*
+ * A structure whose family, type or protocol was altered on the way is
+ * invalid as a whole (EINVAL), even with the right id and secret; neither
+ * redeem nor revoke takes the token, and the intact one still redeems.
+ */
+TEST_F(ss, redeem_altered_description_einval_then_intact_works)
+{
+	struct sharedsock_info tok, bogus;
+	int nsock;
+
+	ASSERT_EQ(0, raw_duplicate(self->dev, self->sv[0], getpid(), 0, &tok));
+	nsock = count_socket_fds();
+	bogus = tok;
+	bogus.family = AF_INET6;
+	EXPECT_EQ(EINVAL, err_of(raw_redeem(self->dev, &bogus, 0)));
+	EXPECT_EQ(EINVAL, err_of(raw_revoke(self->dev, &bogus)));
+	bogus = tok;
+	bogus.type = SOCK_DGRAM;
+	EXPECT_EQ(EINVAL, err_of(raw_redeem(self->dev, &bogus, 0)));
+	bogus = tok;
+	bogus.protocol = IPPROTO_UDP;
+	EXPECT_EQ(EINVAL, err_of(raw_redeem(self->dev, &bogus, 0)));
+	bogus = tok;
+	bogus.family = 0;
+	bogus.type = 0;
+	bogus.protocol = 0;
+	EXPECT_EQ(EINVAL, err_of(raw_redeem(self->dev, &bogus, 0)));
+	EXPECT_EQ(nsock, count_socket_fds());
+	EXPECT_EQ(0, redeem_check(self->dev, &tok, self->sv[1]));
+}
+
 TEST_F(ss, redeem_revoked_token_einval)
 {
 	struct sharedsock_info tok;
