@@ -81,7 +81,7 @@ struct ss_queue *ss_queue_from_fd(int fd)
 
 	if (!f.file)
 		return queue;
-	if (f.file->f_op == &ss_queue_fops && (f.file->f_mode & FMODE_READ)) {
+	if (f.file->f_op == &ss_queue_fops) {
 		queue = f.file->private_data;
 		ss_queue_get(queue);
 	}
@@ -221,9 +221,15 @@ ssize_t ss_queue_read_fd(int fd, struct sharedsock_message __user *umsgs,
 
 	if (!f.file)
 		return -EBADF;
-	if (f.file->f_op == &ss_queue_fops)
-		n = ss_queue_take(f.file->private_data,
-				  f.file->f_flags & O_NONBLOCK, umsgs, count);
+	if (f.file->f_op == &ss_queue_fops && (f.file->f_mode & FMODE_READ)) {
+		/* The LSM's say on reading it, as read(2) asks. */
+		n = rw_verify_area(READ, f.file, NULL,
+				   count * sizeof(struct sharedsock_message));
+		if (!n)
+			n = ss_queue_take(f.file->private_data,
+					  f.file->f_flags & O_NONBLOCK, umsgs,
+					  count);
+	}
 	fdput(f);
 	return n;
 }
