@@ -169,6 +169,6 @@ void ss_queue_get(struct ss_queue *queue);
 void ss_queue_put(struct ss_queue *queue);
 struct list_head *ss_queue_regs(struct ss_queue *queue);
 void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events);
-void ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg);
+u32 ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg);
 
 #endif /* _SHAREDSOCK_EVENT_H */

@@ -109,15 +109,21 @@ void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events)
 	wake_up_poll(&queue->wait, EPOLLIN | EPOLLRDNORM);
 }
 
-/* Drop the messages of @reg still waiting in @queue. */
-void ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg)
+/*
+ * Take the messages of @reg still waiting in @queue out of it.  Returns
+ * their events; their errors stay in reg->queued_err.
+ */
+u32 ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg)
 {
 	unsigned long flags;
+	u32 queued;
 
 	spin_lock_irqsave(&queue->lock, flags);
 	list_del_init(&reg->ready_link);
+	queued = reg->queued;
 	reg->queued = 0;
 	spin_unlock_irqrestore(&queue->lock, flags);
+	return queued;
 }
 
 /* Take the next message, round-robin across sockets.  Under queue->lock. */

@@ -1024,6 +1024,26 @@ static void ss_sink_put(struct ss_sink *sink)
 }
 
 /*
+ * Messages taken back from a queue were never read: their events, errors
+ * included, are recorded again for whatever the registration reports to
+ * next (Windows leaves posted messages in the window's queue; an FD_CLOSE
+ * or FD_CONNECT lost here would never come again).  Under reg->lock.
+ */
+static void ss_reg_unpost(struct ss_reg *reg, u32 queued)
+{
+	unsigned long bit, bits = queued;
+
+	lockdep_assert_held(&reg->lock);
+	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
+		int slot = ss_err_slot(bit);
+
+		if (slot >= 0)
+			reg->errors[slot] = reg->queued_err[slot];
+	}
+	reg->pending |= queued;
+}
+
+/*
  * Install @sink (and @mask) on @reg; the previous sink is returned in
  * @sink for the caller to put outside the locks.  Under ss_reg_mutex.
  */
@@ -1035,9 +1055,8 @@ static void ss_reg_swap_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask)
 	lockdep_assert_held(&ss_reg_mutex);
 	spin_lock_irqsave(&reg->lock, flags);
 	old = reg->sink;
-	/* Messages still waiting in the old queue go with it. */
 	if (old.kind == SS_SINK_QUEUE)
-		ss_queue_unlink(old.queue, reg);
+		ss_reg_unpost(reg, ss_queue_unlink(old.queue, reg));
 	reg->sink = *sink;
 	reg->mask = mask;
 	spin_unlock_irqrestore(&reg->lock, flags);

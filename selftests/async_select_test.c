@@ -554,6 +554,78 @@ TEST(queue_read_ioctl_bad_arguments)
 	close(sv[1]);
 }
 
+/*
+ * A client connects and its peer closes at once: FD_CONNECT, FD_WRITE and
+ * FD_CLOSE wait in the queue.  Registering again before reading them (as
+ * a handler of FD_CONNECT does) must not lose them: Windows leaves posted
+ * messages in the window's queue, and FD_CLOSE never comes twice.  They
+ * come again, under the new message, to the queue or, when the socket
+ * moves to an eventfd, to WSAEnumNetworkEvents.
+ */
+static void connect_then_peer_closes(struct __test_metadata *_metadata,
+				     int l, const struct sockaddr_in *addr,
+				     socklen_t len, int c, int q)
+{
+	struct pollfd pfd = { .fd = c, .events = POLLRDHUP };
+	int a;
+
+	ASSERT_EQ(0, ss_async_select(c, q, 1, SS_FD_CONNECT | SS_FD_WRITE |
+				     SS_FD_READ | SS_FD_CLOSE));
+	if (connect(c, (const void *)addr, len))
+		ASSERT_EQ(EINPROGRESS, errno);
+	a = accept(l, NULL, NULL);
+	ASSERT_LE(0, a);
+	close(a);
+	/* The FIN is in: FD_CLOSE is queued with the rest. */
+	ASSERT_EQ(1, poll(&pfd, 1, 2000));
+	ASSERT_TRUE(readable_within(q, 1000));
+}
+
+TEST(reselect_keeps_unread_close)
+{
+	struct ss_network_events ne;
+	struct ss_message m[8];
+	struct sockaddr_in addr;
+	socklen_t len;
+	int l, c, q, efd, n;
+
+	l = loopback_listener(&addr, &len);
+	ASSERT_LE(0, l);
+	q = ss_queue_create(O_NONBLOCK);
+	ASSERT_LE(0, q);
+
+	/* To the same queue, under a new message. */
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, c);
+	connect_then_peer_closes(_metadata, l, &addr, len, c, q);
+	ASSERT_EQ(0, ss_async_select(c, q, 2, SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
+	n = collect(q, m, 8, 8, 500);
+	ASSERT_LE(0, n);
+	EXPECT_LE(0, find_msg(m, n, c, SS_FD_CLOSE));
+	if (find_msg(m, n, c, SS_FD_CLOSE) >= 0)
+		EXPECT_EQ(2, m[find_msg(m, n, c, SS_FD_CLOSE)].msg);
+	EXPECT_EQ(-1, find_msg(m, n, c, SS_FD_CONNECT));	/* not selected now */
+	close(c);
+
+	/* To an eventfd. */
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, c);
+	connect_then_peer_closes(_metadata, l, &addr, len, c, q);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, ss_event_select(c, efd, SS_FD_CONNECT | SS_FD_CLOSE));
+	ASSERT_EQ(0, ss_enum_network_events(c, efd, &ne));
+	EXPECT_EQ(SS_FD_CONNECT | SS_FD_CLOSE, ne.network_events);
+	EXPECT_EQ(0, ne.error_code[SS_FD_CLOSE_BIT]);
+	/* and the queue it left got nothing more */
+	n = collect(q, m, 8, 8, 200);
+	EXPECT_EQ(-1, find_msg(m, n > 0 ? n : 0, c, SS_FD_CLOSE));
+	close(efd);
+	close(c);
+	close(q);
+	close(l);
+}
+
 TEST(queue_create_bad_flags)
 {
 	struct sharedsock_queue_create args = { .size = sizeof(args) };
@@ -1105,10 +1177,15 @@ TEST(switch_queue_to_eventfd_and_back)
 	ASSERT_EQ(2, send(sv[1], "ab", 2, 0));
 	usleep(50000);				/* FD_READ waits too */
 
-	/* to eventfd: the waiting messages are dropped */
+	/*
+	 * To eventfd: the waiting messages leave the queue, and their events,
+	 * never read, are reported through the eventfd instead.
+	 */
 	ASSERT_EQ(0, ss_event_select(sv[0], efd, ALL_TCP));
 	EXPECT_EQ(-1, ss_queue_read(q, m, 8));
 	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_WRITE | SS_FD_READ, fetch(sv[0], efd, &ne));
 	/* a partial recv re-enables FD_READ: eventfd, not the queue */
 	ASSERT_EQ(1, recv(sv[0], buf, 1, 0));
 	EXPECT_TRUE(signalled(efd, 1000));
@@ -1143,6 +1220,8 @@ TEST(switch_queue_to_eventfd_and_back)
 	EXPECT_FALSE(readable_within(q, 0));
 	EXPECT_EQ(-1, ss_queue_read(q, m, 8));
 	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_TRUE(signalled(efd, 1000));
+	EXPECT_EQ(SS_FD_WRITE, fetch(sv[0], efd, &ne));
 	close(sv[0]);
 	close(efd);
 	close(q);
