@@ -220,13 +220,30 @@ TEST(startup_fills_wsadata)
 	EXPECT_GE(WSASYS_STATUS_LEN, strlen(data.szSystemStatus));
 	EXPECT_EQ(NULL, data.lpVendorInfo);
 
-	/* An older version is granted as asked, a newer one as 2.2. */
+	EXPECT_EQ(0, data.iMaxSockets);
+
+	/* Windows' grants: any 1.x is 1.1, with 1.1's limits; 2.0-2.2 as asked. */
 	ASSERT_EQ(0, WSAStartup(MAKEWORD(1, 1), &data));
 	EXPECT_EQ(MAKEWORD(1, 1), data.wVersion);
 	EXPECT_EQ(MAKEWORD(2, 2), data.wHighVersion);
+	EXPECT_EQ(32767, data.iMaxSockets);
+	EXPECT_EQ(65467, data.iMaxUdpDg);
+	ASSERT_EQ(0, WSAStartup(MAKEWORD(1, 2), &data));
+	EXPECT_EQ(MAKEWORD(1, 1), data.wVersion);
+	ASSERT_EQ(0, WSAStartup(MAKEWORD(2, 0), &data));
+	EXPECT_EQ(MAKEWORD(2, 0), data.wVersion);
+	ASSERT_EQ(0, WSAStartup(MAKEWORD(2, 3), &data));
+	EXPECT_EQ(MAKEWORD(2, 2), data.wVersion);
 	ASSERT_EQ(0, WSAStartup(MAKEWORD(3, 0), &data));
 	EXPECT_EQ(MAKEWORD(2, 2), data.wVersion);
 	EXPECT_EQ(WSAEFAULT, WSAStartup(MAKEWORD(2, 2), NULL));
+
+	/* 0.x is refused, even without data; the data says what 2.2 gives. */
+	EXPECT_EQ(WSAVERNOTSUPPORTED, WSAStartup(MAKEWORD(0, 5), NULL));
+	FILL_55(data);
+	EXPECT_EQ(WSAVERNOTSUPPORTED, WSAStartup(MAKEWORD(0, 0), &data));
+	EXPECT_EQ(MAKEWORD(2, 2), data.wVersion);
+	EXPECT_EQ(MAKEWORD(2, 2), data.wHighVersion);
 
 	EXPECT_EQ(0, WSACleanup());
 	EXPECT_EQ(0, WSACleanup());
@@ -1013,14 +1030,14 @@ TEST_F(events, wait_invalid_arguments)
 
 	WSASetLastError(0);
 	EXPECT_EQ(WSA_WAIT_FAILED, WSAWaitForMultipleEvents(0, self->ev, FALSE, 0, FALSE));
-	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(WSA_INVALID_PARAMETER, WSAGetLastError());
 	WSASetLastError(0);
 	EXPECT_EQ(WSA_WAIT_FAILED, WSAWaitForMultipleEvents(WSA_MAXIMUM_WAIT_EVENTS + 1,
 							    self->ev, FALSE, 0, FALSE));
-	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(WSA_INVALID_PARAMETER, WSAGetLastError());
 	WSASetLastError(0);
 	EXPECT_EQ(WSA_WAIT_FAILED, WSAWaitForMultipleEvents(1, NULL, FALSE, 0, FALSE));
-	EXPECT_EQ(WSAEINVAL, WSAGetLastError());
+	EXPECT_EQ(WSA_INVALID_PARAMETER, WSAGetLastError());
 	WSASetLastError(0);
 	EXPECT_EQ(WSA_WAIT_FAILED, WSAWaitForMultipleEvents(2, bad, FALSE, 100, FALSE));
 	EXPECT_EQ(WSA_INVALID_HANDLE, WSAGetLastError());

@@ -185,25 +185,42 @@ void WSASetLastError(int iError)
 
 /* --- Startup --- */
 
+static void ss_wsa_fill(WSADATA *data, WORD version)
+{
+	memset(data, 0, sizeof(*data));
+	data->wVersion = version;
+	data->wHighVersion = MAKEWORD(2, 2);
+	/* Winsock 1.1 callers read the limits; 2.x ones are told none. */
+	if ((version & 0xff) == 1) {
+		data->iMaxSockets = 32767;
+		data->iMaxUdpDg = 65467;
+	}
+	strcpy(data->szDescription, "sharedsock Winsock compatibility");
+	strcpy(data->szSystemStatus, "Running");
+}
+
+/*
+ * Windows' answers: no 0.x (refused, though the data says what would be
+ * granted), any 1.x is 1.1, 2.0 to 2.2 as asked, anything newer 2.2.
+ */
 int WSAStartup(WORD wVersionRequested, WSADATA *lpWSAData)
 {
-	WORD version = wVersionRequested;
+	BYTE major = wVersionRequested & 0xff, minor = wVersionRequested >> 8;
 
-	if (!lpWSAData)
-		return WSAEFAULT;
-	if ((version & 0xff) == 0) {
-		/* No Winsock 0.x: Windows refuses it too. */
+	if (major == 0) {
+		if (lpWSAData)
+			ss_wsa_fill(lpWSAData, MAKEWORD(2, 2));
 		WSASetLastError(WSAVERNOTSUPPORTED);
 		return WSAVERNOTSUPPORTED;
 	}
-	/* Anything above 2.2 is granted as 2.2, as Windows does. */
-	if ((version & 0xff) > 2 || ((version & 0xff) == 2 && (version >> 8) > 2))
-		version = MAKEWORD(2, 2);
-	memset(lpWSAData, 0, sizeof(*lpWSAData));
-	lpWSAData->wVersion = version;
-	lpWSAData->wHighVersion = MAKEWORD(2, 2);
-	strcpy(lpWSAData->szDescription, "sharedsock Winsock compatibility");
-	strcpy(lpWSAData->szSystemStatus, "Running");
+	if (!lpWSAData)
+		return WSAEFAULT;
+	if (major == 1)
+		ss_wsa_fill(lpWSAData, MAKEWORD(1, 1));
+	else if (major > 2 || minor > 2)
+		ss_wsa_fill(lpWSAData, MAKEWORD(2, 2));
+	else
+		ss_wsa_fill(lpWSAData, wVersionRequested);
 	return 0;
 }
 
@@ -601,8 +618,9 @@ DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEvents,
 	/* Alertable waits need APCs, which do not exist here. */
 	(void)fAlertable;
 
+	/* What Windows documents for these (not WSAEINVAL). */
 	if (!lphEvents || cEvents == 0 || cEvents > WSA_MAXIMUM_WAIT_EVENTS) {
-		ss_wsa_fail(WSAEINVAL);
+		ss_wsa_fail(WSA_INVALID_PARAMETER);
 		return WSA_WAIT_FAILED;
 	}
 	deadline = dwTimeout == WSA_INFINITE ? -1 : ss_now_ms() + dwTimeout;
