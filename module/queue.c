@@ -165,27 +165,33 @@ static ssize_t ss_queue_take(struct ss_queue *queue, bool nonblock,
 			     size_t max)
 {
 	struct sharedsock_message msgs[SS_QUEUE_READ_BATCH];
-	size_t done = 0, n;
+	bool writable = false;
+	size_t done = 0, room, n;
 	int err;
 
 	if (!max)
 		return -EINVAL;
 	for (;;) {
-		/*
-		 * A message taken is gone: when there is one, make sure it
-		 * can be stored first (only a racing munmap() can still lose
-		 * one).
-		 */
-		n = min_t(size_t, ARRAY_SIZE(msgs), max - done);
-		if (!list_empty_careful(&queue->ready) &&
-		    fault_in_writeable((char __user *)(umsgs + done),
-				       n * sizeof(msgs[0])))
-			return done ?: -EFAULT;
+		room = min_t(size_t, ARRAY_SIZE(msgs), max - done);
 		spin_lock_irq(&queue->lock);
-		for (n = 0; n < ARRAY_SIZE(msgs) && done + n < max; n++)
+		/*
+		 * A message taken is gone: when there is one, make sure it can
+		 * be stored before taking it (only a racing munmap() can still
+		 * lose one).  An empty queue leaves the buffer alone.
+		 */
+		if (!writable && !list_empty(&queue->ready)) {
+			spin_unlock_irq(&queue->lock);
+			if (fault_in_writeable((char __user *)(umsgs + done),
+					       room * sizeof(msgs[0])))
+				return done ?: -EFAULT;
+			writable = true;
+			continue;
+		}
+		for (n = 0; n < room; n++)
 			if (!ss_queue_pop(queue, &msgs[n]))
 				break;
 		spin_unlock_irq(&queue->lock);
+		writable = false;
 
 		if (copy_to_user(umsgs + done, msgs, n * sizeof(msgs[0])))
 			return done ?: -EFAULT;

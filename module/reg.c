@@ -196,6 +196,9 @@ static bool ss_established(const struct socket *sock, const struct sock *sk)
 
 	if (!ss_is_stream(sock))
 		return true;
+	/* A passive Fast Open child may send before the handshake ends. */
+	if (state == TCP_SYN_RECV && ss_is_tcp(sk))
+		return rcu_access_pointer(tcp_sk(sk)->fastopen_rsk);
 	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
 }
 
@@ -1034,6 +1037,7 @@ static void ss_reg_unpost(struct ss_reg *reg, u32 queued)
 	unsigned long bit, bits = queued;
 
 	lockdep_assert_held(&reg->lock);
+	/* Off the queue now: queued_err changes only under reg->lock too. */
 	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
 		int slot = ss_err_slot(bit);
 

@@ -1175,7 +1175,7 @@ TEST(switch_queue_to_eventfd_and_back)
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 1, ALL_TCP));
 	ASSERT_TRUE(readable_within(q, 1000));	/* FD_WRITE waits */
 	ASSERT_EQ(2, send(sv[1], "ab", 2, 0));
-	usleep(50000);				/* FD_READ waits too */
+	ASSERT_TRUE(readable_within(sv[0], 1000));	/* FD_READ waits too */
 
 	/*
 	 * To eventfd: the waiting messages leave the queue, and their events,

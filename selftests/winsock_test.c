@@ -222,7 +222,7 @@ TEST(startup_fills_wsadata)
 
 	EXPECT_EQ(0, data.iMaxSockets);
 
-	/* Windows' grants: any 1.x is 1.1, with 1.1's limits; 2.0-2.2 as asked. */
+	/* Windows' grants: 1.0, then any 1.x as 1.1, with 1.x limits; 2.0-2.2. */
 	ASSERT_EQ(0, WSAStartup(MAKEWORD(1, 1), &data));
 	EXPECT_EQ(MAKEWORD(1, 1), data.wVersion);
 	EXPECT_EQ(MAKEWORD(2, 2), data.wHighVersion);
@@ -230,6 +230,8 @@ TEST(startup_fills_wsadata)
 	EXPECT_EQ(65467, data.iMaxUdpDg);
 	ASSERT_EQ(0, WSAStartup(MAKEWORD(1, 2), &data));
 	EXPECT_EQ(MAKEWORD(1, 1), data.wVersion);
+	ASSERT_EQ(0, WSAStartup(MAKEWORD(1, 0), &data));
+	EXPECT_EQ(MAKEWORD(1, 0), data.wVersion);
 	ASSERT_EQ(0, WSAStartup(MAKEWORD(2, 0), &data));
 	EXPECT_EQ(MAKEWORD(2, 0), data.wVersion);
 	ASSERT_EQ(0, WSAStartup(MAKEWORD(2, 3), &data));

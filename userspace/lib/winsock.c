@@ -190,7 +190,7 @@ static void ss_wsa_fill(WSADATA *data, WORD version)
 	memset(data, 0, sizeof(*data));
 	data->wVersion = version;
 	data->wHighVersion = MAKEWORD(2, 2);
-	/* Winsock 1.1 callers read the limits; 2.x ones are told none. */
+	/* Winsock 1.x callers read the limits; 2.x ones are told none. */
 	if ((version & 0xff) == 1) {
 		data->iMaxSockets = 32767;
 		data->iMaxUdpDg = 65467;
@@ -201,7 +201,8 @@ static void ss_wsa_fill(WSADATA *data, WORD version)
 
 /*
  * Windows' answers: no 0.x (refused, though the data says what would be
- * granted), any 1.x is 1.1, 2.0 to 2.2 as asked, anything newer 2.2.
+ * granted), 1.0 as asked and any later 1.x as 1.1, 2.0 to 2.2 as asked,
+ * anything newer 2.2.
  */
 int WSAStartup(WORD wVersionRequested, WSADATA *lpWSAData)
 {
@@ -216,7 +217,7 @@ int WSAStartup(WORD wVersionRequested, WSADATA *lpWSAData)
 	if (!lpWSAData)
 		return WSAEFAULT;
 	if (major == 1)
-		ss_wsa_fill(lpWSAData, MAKEWORD(1, 1));
+		ss_wsa_fill(lpWSAData, MAKEWORD(1, minor ? 1 : 0));
 	else if (major > 2 || minor > 2)
 		ss_wsa_fill(lpWSAData, MAKEWORD(2, 2));
 	else
