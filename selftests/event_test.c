@@ -75,6 +75,26 @@ TEST(connected_socket_reports_write_then_read)
 	close(efd);
 }
 
+/*
+ * Connect a client to the registered listener @l and fetch, through @efd,
+ * the FD_ACCEPT it raises.  Returns the client, or -1 if any step failed.
+ */
+static int client_accept_reported(int l, int efd, const struct sockaddr_in *addr,
+				  socklen_t len)
+{
+	struct ss_network_events ne;
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (c < 0)
+		return -1;
+	if (connect(c, (const void *)addr, len) || !signalled(efd, 1000) ||
+	    fetch(l, efd, &ne) != SS_FD_ACCEPT) {
+		close(c);
+		return -1;
+	}
+	return c;
+}
+
 TEST(accept_inherits_and_reports)
 {
 	struct sockaddr_in addr;
@@ -87,10 +107,8 @@ TEST(accept_inherits_and_reports)
 	efd = eventfd(0, 0);
 	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
 	EXPECT_FALSE(signalled(efd, 50));
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_TRUE(signalled(efd, 1000));
-	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	c = client_accept_reported(l, efd, &addr, len);
+	ASSERT_LE(0, c);
 	a = accept(l, NULL, NULL);
 	ASSERT_GE(a, 0);
 	/* the accepted socket inherited the registration: FD_WRITE */
@@ -388,17 +406,14 @@ TEST(accepted_after_cancel_wakes_its_waiters)
 {
 	struct sockaddr_in addr;
 	socklen_t len;
-	struct ss_network_events ne;
 	int l, c, a, efd;
 
 	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
 	efd = eventfd(0, 0);
 	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ));
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_TRUE(signalled(efd, 1000));
-	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	c = client_accept_reported(l, efd, &addr, len);
+	ASSERT_LE(0, c);
 	ASSERT_EQ(0, ss_event_select(l, efd, 0));
 
 	a = accept(l, NULL, NULL);
@@ -517,7 +532,6 @@ TEST(sockmap_cannot_take_a_hooked_socket)
 {
 	struct sockaddr_in addr;
 	socklen_t len;
-	struct ss_network_events ne;
 	int map = sockmap_create(), sv[2], l, c, a, efd;
 
 	if (map < 0)
@@ -533,10 +547,8 @@ TEST(sockmap_cannot_take_a_hooked_socket)
 	l = loopback_listener(&addr, &len);
 	ASSERT_GE(l, 0);
 	ASSERT_EQ(0, ss_event_select(l, efd, SS_FD_ACCEPT | SS_FD_READ));
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_TRUE(signalled(efd, 1000));
-	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	c = client_accept_reported(l, efd, &addr, len);
+	ASSERT_LE(0, c);
 	a = accept(l, NULL, NULL);
 	ASSERT_GE(a, 0);
 	EXPECT_EQ(-1, sockmap_put(map, a));
@@ -544,10 +556,8 @@ TEST(sockmap_cannot_take_a_hooked_socket)
 	close(a);
 	close(c);
 
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_TRUE(signalled(efd, 1000));
-	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
+	c = client_accept_reported(l, efd, &addr, len);
+	ASSERT_LE(0, c);
 	ASSERT_EQ(0, ss_event_select(l, efd, 0));
 	a = accept(l, NULL, NULL);
 	ASSERT_GE(a, 0);
