@@ -101,7 +101,10 @@ static inline int ss_err_slot(unsigned int bit)
  * @resolve:    task work that learns an accepted socket's descriptor
  * @ready_link: on @sink.queue's ready list, under the queue's lock
  * @queued:     events with a message in that queue, under the queue's lock
- * @queued_err: their errors by slot, under the queue's lock
+ * @queued_err: their errors by slot; written under the queue's lock and
+ *              reg->lock both (ss_queue_post() runs under the latter),
+ *              so readable under either: ss_queue_pop() takes the queue's,
+ *              ss_reg_unpost() reg->lock once the messages are taken back
  *
  * Lifetime: created by the first registration made on a socket and kept,
  * whatever later registrations change, until the socket's last close: the

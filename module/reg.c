@@ -1037,7 +1037,6 @@ static void ss_reg_unpost(struct ss_reg *reg, u32 queued)
 	unsigned long bit, bits = queued;
 
 	lockdep_assert_held(&reg->lock);
-	/* Off the queue now: queued_err changes only under reg->lock too. */
 	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
 		int slot = ss_err_slot(bit);
 
