@@ -1,23 +1,41 @@
 # SPDX-License-Identifier: GPL-2.0
 # Out-of-tree build of the sharedsock module, library, tools and selftests.
 # The module itself is described by Kbuild; this file wraps it.
+#
+# KERNEL picks a kernel of the matrix (scripts/kernels.list; default its
+# first line, 6.1): Debian's own image and headers of that series, fetched
+# into ~/.cache/sharedsock by scripts/kernel.sh, never installed on the
+# host.  Nothing here is computed when the Makefile is read: the headers
+# may not exist until a recipe has fetched them.
 
-KDIR ?= $(shell $(CURDIR)/scripts/kdir.sh)
+KERNEL ?= $(shell sed -e 's/\#.*//' -e '/^[[:space:]]*$$/d' scripts/kernels.list | head -n 1)
 PREFIX ?= /usr/local
 DESTDIR ?=
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
-export KDIR PREFIX DESTDIR LINUX_SOURCE
+export KERNEL PREFIX DESTDIR LINUX_SOURCE
 
-MODULE := sharedsock.ko
-KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR)
+# make install builds for the running kernel, or for KDIR when given.
+INSTALL_KDIR = $(or $(KDIR),/lib/modules/$(shell uname -r)/build)
 
-.PHONY: all module userspace selftests check demo bench vm-shell sparse style \
-	install install-module install-userspace install-man dkms-install clean
+.PHONY: all module userspace selftests check check-kernels kernel-paths \
+	demo bench vm-shell sparse style install install-module \
+	install-userspace install-man dkms-install clean
 
 all: module userspace selftests
 
+# The module for KERNEL, in build/kernel-KERNEL/ (W=1; a warning fails).
+# With KDIR=DIR, for that kernel build tree instead, in this directory.
 module:
-	$(KMAKE) W=1 modules
+ifdef KDIR
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+else
+	scripts/kernel.sh $(KERNEL) module
+endif
+
+# MODULE=<path of KERNEL's sharedsock.ko> and VMLINUZ=<its kernel image>,
+# building them first (use make -s): for tools that boot the same pair.
+kernel-paths:
+	@scripts/kernel.sh $(KERNEL) paths
 
 userspace:
 	$(MAKE) -C userspace
@@ -25,11 +43,19 @@ userspace:
 selftests: userspace
 	$(MAKE) -C selftests
 
-# Install missing packages, build everything, boot the VM, run the tests.
+# Install missing packages, build everything, boot KERNEL's VM, run the
+# tests.
 check:
 	scripts/deps.sh
 	$(MAKE) all
 	scripts/vm.sh test
+
+# The suite on every kernel of the matrix: one line per kernel, then the
+# total.  Each kernel's full output is in build/check-KERNEL.log.
+check-kernels:
+	scripts/deps.sh
+	$(MAKE) userspace selftests
+	scripts/check-kernels.sh
 
 # The same suite on a debug kernel (KASAN, lockdep, kmemleak, UBSAN, fault
 # injection) built from linux-source-6.1 and cached in ~/.cache/sharedsock:
@@ -60,17 +86,19 @@ vm-shell:
 	$(MAKE) all
 	scripts/vm.sh shell
 
+# sparse (C=2) and W=1 on KERNEL's headers; a warning fails.
 sparse:
-	$(KMAKE) C=2 W=1 modules
+	scripts/kernel.sh $(KERNEL) sparse
 
 style:
 	scripts/checkpatch.sh module/*.c module/*.h uapi/linux/*.h
 
 install: install-module install-userspace install-man
 
-install-module: module
-	$(KMAKE) INSTALL_MOD_DIR=extra modules_install
-	depmod -a $(shell sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h)
+install-module:
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) modules
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_DIR=extra modules_install
+	depmod -a $(shell sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' $(INSTALL_KDIR)/include/generated/utsrelease.h)
 
 install-userspace:
 	$(MAKE) -C userspace install
@@ -86,7 +114,10 @@ dkms-install:
 	dkms install $(CURDIR)
 
 clean:
-	$(KMAKE) clean
-	$(MAKE) -C userspace clean
-	$(MAKE) -C selftests clean
 	rm -rf build
+	rm -f *.ko *.mod *.mod.c *.o .*.cmd modules.order Module.symvers \
+		module/*.o module/.*.cmd
+	$(MAKE) -C userspace clean
+	rm -f selftests/*_test selftests/*_helper
+	$(MAKE) -C bench clean
+	$(MAKE) -C userspace/examples clean

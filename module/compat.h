@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Kernel interface glue, kept in one place so the rest reads like in-tree
- * code.  Kbuild detects the features from the kernel's headers, which also
- * covers distribution backports.
+ * Kernel interface glue, kept in one place so that the rest of the module
+ * reads like code written for the newest kernel: each block below gives an
+ * older kernel the newer interface.  Supported: 6.1 and later.  Kbuild
+ * detects a feature from the kernel's headers where that is more reliable
+ * than a version number (distribution backports).
  */
 #ifndef _SHAREDSOCK_COMPAT_H
 #define _SHAREDSOCK_COMPAT_H
 
+#include <linux/eventfd.h>
 #include <linux/file.h>
+#include <linux/net.h>
+#include <linux/socket.h>
 #include <linux/timer.h>
+#include <linux/version.h>
 
 /* 6.8 added the user pointer argument to receive_fd(). */
 #ifdef SHAREDSOCK_HAVE_RECEIVE_FD_UFD
@@ -20,6 +26,70 @@
 /* 6.16 renamed from_timer() to timer_container_of(). */
 #ifndef SHAREDSOCK_HAVE_TIMER_CONTAINER_OF
 #define timer_container_of(var, timer, field)	from_timer(var, timer, field)
+#endif
+
+/* 6.8 dropped eventfd_signal()'s count: it always adds one. */
+#ifndef SHAREDSOCK_HAVE_EVENTFD_SIGNAL_CTX
+#define eventfd_signal(ctx)	eventfd_signal(ctx, 1)
+#endif
+
+/* 6.12 made struct fd opaque: its file is read through fd_file(). */
+#ifndef fd_file
+#define fd_file(f)	((f).file)
+#endif
+
+/*
+ * 6.5 removed proto_ops.sendpage: splice() and sendfile() to a socket reach
+ * its ->sendmsg with MSG_SPLICE_PAGES instead.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define SHAREDSOCK_HAVE_SENDPAGE
+#endif
+
+/* 7.0 gave proto_ops.connect a struct sockaddr_unsized. */
+#ifndef SHAREDSOCK_HAVE_SOCKADDR_UNSIZED
+#define sockaddr_unsized	sockaddr
+#endif
+
+/*
+ * 6.10 passes proto_ops.accept's flags in a structure.  Older kernels get
+ * the structure, a caller of the protocol's accept taking it, and
+ * SS_ACCEPT_OP(fn), which gives fn(sock, newsock, arg) the old signature.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+struct proto_accept_arg {
+	int flags;
+	int err;
+	int is_empty;
+	bool kern;
+};
+
+static inline int proto_ops_accept(const struct proto_ops *ops,
+				   struct socket *sock, struct socket *newsock,
+				   struct proto_accept_arg *arg)
+{
+	return ops->accept(sock, newsock, arg->flags, arg->kern);
+}
+
+#define SS_ACCEPT_OP(fn)	fn##_flags
+#define SS_DEFINE_ACCEPT_OP(fn)						\
+static int fn##_flags(struct socket *sock, struct socket *newsock,	\
+		      int flags, bool kern)				\
+{									\
+	struct proto_accept_arg arg = { .flags = flags, .kern = kern };	\
+									\
+	return fn(sock, newsock, &arg);					\
+}
+#else
+static inline int proto_ops_accept(const struct proto_ops *ops,
+				   struct socket *sock, struct socket *newsock,
+				   struct proto_accept_arg *arg)
+{
+	return ops->accept(sock, newsock, arg);
+}
+
+#define SS_ACCEPT_OP(fn)	fn
+#define SS_DEFINE_ACCEPT_OP(fn)
 #endif
 
 #endif /* _SHAREDSOCK_COMPAT_H */

@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "event.h"
 #include "sharedsock.h"
 
@@ -78,11 +79,12 @@ struct ss_queue *ss_queue_from_fd(int fd)
 {
 	struct ss_queue *queue = ERR_PTR(-EINVAL);
 	struct fd f = fdget(fd);
+	struct file *file = fd_file(f);
 
-	if (!f.file)
+	if (!file)
 		return queue;
-	if (f.file->f_op == &ss_queue_fops) {
-		queue = f.file->private_data;
+	if (file->f_op == &ss_queue_fops) {
+		queue = file->private_data;
 		ss_queue_get(queue);
 	}
 	fdput(f);
@@ -229,17 +231,18 @@ ssize_t ss_queue_read_fd(int fd, struct sharedsock_message __user *umsgs,
 			 u32 count)
 {
 	struct fd f = fdget(fd);
+	struct file *file = fd_file(f);
 	ssize_t n = -EINVAL;
 
-	if (!f.file)
+	if (!file)
 		return -EBADF;
-	if (f.file->f_op == &ss_queue_fops && (f.file->f_mode & FMODE_READ)) {
+	if (file->f_op == &ss_queue_fops && (file->f_mode & FMODE_READ)) {
 		/* The LSM's say on reading it, as read(2) asks. */
-		n = rw_verify_area(READ, f.file, NULL,
+		n = rw_verify_area(READ, file, NULL,
 				   count * sizeof(struct sharedsock_message));
 		if (!n)
-			n = ss_queue_take(f.file->private_data,
-					  f.file->f_flags & O_NONBLOCK, umsgs,
+			n = ss_queue_take(file->private_data,
+					  file->f_flags & O_NONBLOCK, umsgs,
 					  count);
 	}
 	fdput(f);

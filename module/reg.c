@@ -40,6 +40,7 @@
 #include <net/sock.h>
 #include <net/tcp.h>
 
+#include "compat.h"
 #include "event.h"
 #include "sharedsock.h"
 
@@ -97,8 +98,9 @@ static LIST_HEAD(ss_ops_tables);	/* under ss_reg_mutex */
 static struct kmem_cache *ss_reg_cache;
 
 static int ss_release(struct socket *sock);
-static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
-		     bool kern);
+static int ss_accept(struct socket *sock, struct socket *newsock,
+		     struct proto_accept_arg *arg);
+SS_DEFINE_ACCEPT_OP(ss_accept)
 
 /* The table of a socket whose sock->ops are ours. */
 static struct ss_ops *ss_ops_of(struct socket *sock)
@@ -252,7 +254,7 @@ static void ss_reg_signal_work(struct work_struct *work)
 
 	spin_lock_irq(&reg->lock);
 	if (reg->sink.kind == SS_SINK_EVENTFD)
-		eventfd_signal(reg->sink.evt, 1);
+		eventfd_signal(reg->sink.evt);
 	spin_unlock_irq(&reg->lock);
 }
 
@@ -268,7 +270,7 @@ static void ss_reg_deliver(struct ss_reg *reg, u32 fresh)
 		if (!(fresh & reg->mask))
 			break;
 		if (eventfd_signal_allowed())
-			eventfd_signal(reg->sink.evt, 1);
+			eventfd_signal(reg->sink.evt);
 		else
 			schedule_work(&reg->signal_work);
 		break;
@@ -828,6 +830,7 @@ static int ss_sendmsg(struct socket *sock, struct msghdr *m, size_t len)
 	return ret;
 }
 
+#ifdef SHAREDSOCK_HAVE_SENDPAGE
 static ssize_t ss_sendpage(struct socket *sock, struct page *page, int offset,
 			   size_t size, int flags)
 {
@@ -837,6 +840,7 @@ static ssize_t ss_sendpage(struct socket *sock, struct page *page, int offset,
 	ss_reg_send_done(reg, ret);
 	return ret;
 }
+#endif
 
 /* A socket that connects, or tried to, may now be hooked. */
 static void ss_reg_connected(struct socket *sock, struct ss_reg *reg)
@@ -872,8 +876,8 @@ static bool ss_connect_failed(int ret)
  * that asks how an attempt in progress went (EALREADY, or its outcome once
  * more: that outcome has been recorded as it came), nor a disconnect.
  */
-static bool ss_connect_starts(struct socket *sock, struct sockaddr *addr,
-			      int len)
+static bool ss_connect_starts(struct socket *sock,
+			      struct sockaddr_unsized *addr, int len)
 {
 	return ss_is_stream(sock) && READ_ONCE(sock->state) == SS_UNCONNECTED &&
 	       len >= (int)sizeof(addr->sa_family) &&
@@ -889,8 +893,8 @@ static bool ss_connect_goes_on(struct socket *sock, int ret)
 	return (ret == -EINTR || ret == -ERESTARTSYS) && ss_is_tcp(sock->sk);
 }
 
-static int ss_connect(struct socket *sock, struct sockaddr *addr, int len,
-		      int flags)
+static int ss_connect(struct socket *sock, struct sockaddr_unsized *addr,
+		      int len, int flags)
 {
 	const struct proto_ops *orig = ss_orig(sock);
 	struct ss_reg *reg = ss_reg_of(sock);
@@ -1081,13 +1085,15 @@ static void ss_ops_wrap(struct proto_ops *ops, const struct proto_ops *orig)
 	ops->release = ss_release;
 	ops->recvmsg = ss_recvmsg;
 	ops->sendmsg = ss_sendmsg;
+#ifdef SHAREDSOCK_HAVE_SENDPAGE
 	if (orig->sendpage)
 		ops->sendpage = ss_sendpage;
+#endif
 	ops->connect = ss_connect;
 	ops->listen = ss_listen;
 	ops->shutdown = ss_shutdown;
 	ops->setsockopt = ss_setsockopt;
-	ops->accept = ss_accept;
+	ops->accept = SS_ACCEPT_OP(ss_accept);
 }
 
 /*
@@ -1302,8 +1308,8 @@ static void ss_reg_resolve(struct callback_head *head)
 	fput(file);
 }
 
-static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
-		     bool kern)
+static int ss_accept(struct socket *sock, struct socket *newsock,
+		     struct proto_accept_arg *arg)
 {
 	struct ss_ops *table = ss_ops_of(sock);
 	struct ss_reg *reg = ss_reg_of(sock);
@@ -1312,17 +1318,17 @@ static int ss_accept(struct socket *sock, struct socket *newsock, int flags,
 
 	/*
 	 * Allocated first so that an accepted connection is never lost.  The
-	 * socket a kernel accept() (@kern) creates has no file and gets no
+	 * socket a kernel accept() (@arg->kern) creates has no file and gets no
 	 * registration; kernel_accept() gives it our ops after we return.
 	 */
-	if (reg && !kern) {
+	if (reg && !arg->kern) {
 		child = kmem_cache_zalloc(ss_reg_cache, GFP_KERNEL_ACCOUNT);
 		if (!child) {
 			ss_ops_disown(newsock, table);
 			return -ENOMEM;
 		}
 	}
-	ret = table->orig->accept(sock, newsock, flags, kern);
+	ret = proto_ops_accept(table->orig, sock, newsock, arg);
 	if (ret >= 0 && child) {
 		ss_reg_inherit(reg, table, child, newsock);
 	} else {
@@ -1533,7 +1539,7 @@ void ss_reg_enum_undo(struct socket *sock, struct eventfd_ctx *evt,
 	spin_lock_irqsave(&reg->lock, flags);
 	reg->pending |= args->events;
 	if (evt)
-		eventfd_signal(evt, 1);
+		eventfd_signal(evt);
 	spin_unlock_irqrestore(&reg->lock, flags);
 }
 

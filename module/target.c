@@ -57,6 +57,23 @@ static void ss_target_work(struct work_struct *work)
 }
 
 /*
+ * Whether the whole thread group of @pid has exited: what pidfd poll
+ * reports (and what thread_group_exited() said before 6.9 removed it).
+ */
+static bool ss_target_exited(struct pid *pid)
+{
+	struct task_struct *task;
+	bool exited;
+
+	rcu_read_lock();
+	task = pid_task(pid, PIDTYPE_PID);
+	exited = !task ||
+		 (READ_ONCE(task->exit_state) && thread_group_empty(task));
+	rcu_read_unlock();
+	return exited;
+}
+
+/*
  * Runs under pid->wait_pidfd.lock, from the exit path.  Newer kernels also
  * wake pidfd waiters for other reasons, so look before retiring.
  */
@@ -65,7 +82,7 @@ static int ss_target_wake(wait_queue_entry_t *wait, unsigned int mode,
 {
 	struct ss_target *tgt = container_of(wait, struct ss_target, wait);
 
-	if (thread_group_exited(tgt->pid))
+	if (ss_target_exited(tgt->pid))
 		ss_target_retire(tgt);
 	return 0;
 }
@@ -117,7 +134,7 @@ int ss_target_insert(struct ss_target *tgt)
 {
 	lockdep_assert_held(&sharedsock_lock);
 	add_wait_queue(&tgt->pid->wait_pidfd, &tgt->wait);
-	if (thread_group_exited(tgt->pid)) {
+	if (ss_target_exited(tgt->pid)) {
 		tgt->dead = true;
 		ss_target_retire(tgt);
 		return -ESRCH;
@@ -140,7 +157,7 @@ void ss_targets_for_each(void (*fn)(struct list_head *tokens, void *arg),
 
 int ss_targets_init(void)
 {
-	ss_target_wq = alloc_workqueue("sharedsock", 0, 0);
+	ss_target_wq = alloc_workqueue("sharedsock", WQ_UNBOUND, 0);
 	return ss_target_wq ? 0 : -ENOMEM;
 }
 

@@ -164,7 +164,7 @@ check)
 	# Debug-lane sizes for the stress and fuzz selftests (when they exist),
 	# and SSVM_DEBUG=1: dmesg after each test program, kmemleak scans.  A
 	# task stuck for 120 s (a deadlock) panics the VM, which prints why.
-	KDIR=$tree VM_KERNEL=$dir/bzImage VM_MODULE=$vmdir/module/sharedsock.ko \
+	KERNEL=debug VM_KERNEL=$dir/bzImage VM_MODULE=$vmdir/module/sharedsock.ko \
 	VM_DIR=$vmdir VM_TIMEOUT=${VM_TIMEOUT:-3600} \
 	VM_MEM=${VM_MEM:-2048} VM_APPEND="hung_task_panic=1 ${VM_APPEND:-}" \
 	VM_ENV="SSVM_DEBUG=1 SHAREDSOCK_FUZZ_OPS=${SHAREDSOCK_FUZZ_OPS:-1000000} SHAREDSOCK_STRESS_SECONDS=${SHAREDSOCK_STRESS_SECONDS:-60} ${VM_ENV:-}" \

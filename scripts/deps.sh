@@ -1,11 +1,21 @@
 #!/bin/sh
 # Install, with apt, the Debian packages the build and the VM tests need,
-# when any is missing.  Safe to run repeatedly.
+# when any is missing.  Safe to run repeatedly.  Kernels are not installed:
+# scripts/kernel.sh fetches them into the cache.
+#   deps.sh           the build (module for KERNEL, library, selftests) and the VM
 #   deps.sh --debug   also what building the debug kernel needs (check-debug)
+#   deps.sh --ci      also what CI's other checks need (dkms, debootstrap)
 set -eu
-pkgs="make gcc libc6-dev linux-headers-amd64 linux-image-amd64 linux-source-6.1
+pkgs="make gcc libc6-dev perl kmod debian-archive-keyring linux-source-6.1
       qemu-system-x86 busybox-static cpio gzip xz-utils sparse liburing-dev"
-[ "${1:-}" = --debug ] && pkgs="$pkgs flex bison bc libelf-dev"
+# Kernels of other Debian releases build in a chroot of that release.
+release=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+kernel_release=$("$(dirname "$0")/kernel.sh" "${KERNEL:-6.1}" release 2>/dev/null || echo "$release")
+[ "$kernel_release" = "$release" ] || pkgs="$pkgs debootstrap"
+case ${1:-} in
+--debug) pkgs="$pkgs flex bison bc libelf-dev" ;;
+--ci) pkgs="$pkgs dkms debootstrap" ;;
+esac
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

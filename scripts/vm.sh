@@ -1,29 +1,35 @@
 #!/bin/bash
-# Boot Debian's kernel under QEMU with the module and the selftests in a
-# busybox initramfs.
+# Boot a Debian kernel of the matrix under QEMU with the module and the
+# selftests in a busybox initramfs.
 #   vm.sh test [TEST]  run the suite (or one test program), print TAP and
 #                      "N passed, N failed, N skipped"; exit 1 on failure
 #   vm.sh demo         run the acceptor/worker demo (userspace/examples)
 #   vm.sh bench        run the benchmark (bench/); its CSV goes to build/bench.csv
 #   vm.sh shell        boot with the module loaded and give a shell
-# Environment (all optional): KDIR, VM_KERNEL (kernel image), VM_MODULE
-# (sharedsock.ko to load), VM_DIR (work dir, default build/vm[-TEST]),
-# VM_TIMEOUT (seconds), VM_MEM (MiB), VM_APPEND (kernel command line),
-# VM_ENV ("NAME=VALUE ..." exported to the guest's init and the tests).
+# Environment (all optional): KERNEL (a series of scripts/kernels.list,
+# default its first; the module is built for it when needed), VM_KERNEL
+# (kernel image) and VM_MODULE (sharedsock.ko to load) instead of KERNEL's,
+# VM_DIR (work dir, default build/vm-KERNEL[-TEST]), VM_TIMEOUT (seconds),
+# VM_MEM (MiB), VM_APPEND (kernel command line), VM_ENV ("NAME=VALUE ..."
+# exported to the guest's init and the tests).
 set -euo pipefail
 
 mode=${1:-test}
 only=${2:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${VM_DIR:-$top/build/vm${only:+-$only}}
-KDIR=${KDIR:-$("$top/scripts/kdir.sh")}
-kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
-kernel=${VM_KERNEL:-/boot/vmlinuz-$kver}
+KERNEL=${KERNEL:-$("$top/scripts/kernel.sh" list | head -n 1)}
+if [ -z "${VM_KERNEL:-}" ] || [ -z "${VM_MODULE:-}" ]; then
+	paths=$("$top/scripts/kernel.sh" "$KERNEL" paths) || exit 1
+	MODULE=$(sed -n 's/^MODULE=//p' <<<"$paths")
+	VMLINUZ=$(sed -n 's/^VMLINUZ=//p' <<<"$paths")
+fi
+kernel=${VM_KERNEL:-$VMLINUZ}
+module=${VM_MODULE:-$MODULE}
+build=${VM_DIR:-$top/build/vm-$KERNEL${only:+-$only}}
 timeout=${VM_TIMEOUT:-1200}
-module=${VM_MODULE:-$top/sharedsock.ko}
 
-[ -r "$kernel" ] || { echo "vm: no kernel image $kernel (apt-get install linux-image-amd64)" >&2; exit 1; }
-[ -f "$module" ] || { echo "vm: build the module first (make)" >&2; exit 1; }
+[ -r "$kernel" ] || { echo "vm: no kernel image $kernel" >&2; exit 1; }
+[ -f "$module" ] || { echo "vm: no module $module (make module)" >&2; exit 1; }
 
 rm -rf "$build/root"
 mkdir -p "$build/root"/{bin,dev,etc,proc,sys,tmp,lib/modules,tests}
@@ -60,7 +66,7 @@ set +e
 timeout "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' > "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
-echo "# VM ran $(( $(date +%s) - start ))s (kernel $kver), log: $log"
+echo "# VM ran $(( $(date +%s) - start ))s (kernel ${kernel##*/}), log: $log"
 if [ "$mode" = bench ]; then
 	sed -n '/^### CSV BEGIN/,/^### CSV END/p' "$log" | sed '1d;$d' > "$top/build/bench.csv"
 	echo "# CSV: $top/build/bench.csv"
