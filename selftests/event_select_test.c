@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -124,22 +125,74 @@ static long fill(int fd)
 }
 
 /*
- * Fill @fd until EAGAIN and stays so: over TCP, acknowledgements still in
- * flight may free space right after the failed send, which legitimately
- * records FD_WRITE; fetch it and fill again until the eventfd stays
- * silent.  Leaves FD_WRITE re-enabled by a failed send, and not recorded.
+ * The same with sendfile(2) from a 64 KiB memfd: on 6.1 through the
+ * protocol's sendpage, from 6.5 on through its sendmsg (MSG_SPLICE_PAGES).
  */
-static void fill_settled(struct __test_metadata *_metadata, int fd, int efd)
+static long fill_sendfile(int fd)
+{
+	static int mfd = -1;
+	long total = 0;
+	ssize_t n;
+	off_t off;
+
+	if (mfd < 0) {
+		mfd = memfd_create("fill", MFD_CLOEXEC);
+		if (mfd < 0 || ftruncate(mfd, 65536))
+			return -1;
+	}
+	for (;;) {
+		off = 0;
+		n = sendfile(fd, mfd, &off, 65536);
+		if (n < 0)
+			return errno == EAGAIN ? total : -1;
+		total += n;
+	}
+}
+
+/* The same with splice(2) from a pipe kept full. */
+static long fill_splice(int fd)
+{
+	static int p[2] = { -1, -1 };
+	static char buf[4096];
+	long total = 0;
+	ssize_t n;
+
+	if (p[0] < 0 && pipe2(p, O_NONBLOCK | O_CLOEXEC))
+		return -1;
+	for (;;) {
+		while (write(p[1], buf, sizeof(buf)) > 0)
+			;
+		n = splice(p[0], NULL, fd, NULL, 65536, SPLICE_F_NONBLOCK);
+		if (n < 0)
+			return errno == EAGAIN ? total : -1;
+		total += n;
+	}
+}
+
+/*
+ * Fill @fd with @filler until EAGAIN and stays so: over TCP,
+ * acknowledgements still in flight may free space right after the failed
+ * send, which legitimately records FD_WRITE; fetch it and fill again until
+ * the eventfd stays silent.  Leaves FD_WRITE re-enabled by a failed send,
+ * and not recorded.
+ */
+static void fill_settled_by(struct __test_metadata *_metadata, int fd,
+			    int efd, long (*filler)(int fd))
 {
 	int i;
 
 	for (i = 0; i < 20; i++) {
-		ASSERT_LE(0, fill(fd));
+		ASSERT_LE(0, filler(fd));
 		if (!signalled(efd, 2 * QUIET_MS))
 			return;
 		ASSERT_EQ(SS_FD_WRITE, events_of(fd, efd));
 	}
 	ASSERT_TRUE(false) TH_LOG("send buffer never stayed full");
+}
+
+static void fill_settled(struct __test_metadata *_metadata, int fd, int efd)
+{
+	fill_settled_by(_metadata, fd, efd, fill);
 }
 
 /* The peer reads whatever arrives until @efd is signalled (or @ms pass). */
@@ -670,6 +723,37 @@ TEST_F(stream, write_once_then_only_after_eagain_and_drain)
 	/* Once: more room without another EAGAIN records nothing. */
 	drain_until_signalled(self->sv[1], self->efd, 2 * QUIET_MS);
 	EXPECT_EQ(0, events_of(self->sv[0], self->efd));
+}
+
+/*
+ * A sendfile() or splice() to the socket that fails with EAGAIN re-enables
+ * FD_WRITE as a failed send() does, on every kernel: 6.1 reaches the
+ * protocol's sendpage, 6.5 and later its sendmsg with MSG_SPLICE_PAGES.
+ */
+static void write_reenabled_by(struct __test_metadata *_metadata, int fd,
+			       int peer, int efd, long (*filler)(int fd))
+{
+	ASSERT_EQ(0, ss_event_select(fd, efd, SS_FD_READ | SS_FD_WRITE));
+	ASSERT_TRUE(signalled(efd, FIRES_MS));
+	EXPECT_EQ(SS_FD_WRITE, events_of(fd, efd));
+
+	fill_settled_by(_metadata, fd, efd, filler);
+	EXPECT_EQ(0, events_of(fd, efd));
+
+	ASSERT_TRUE(drain_until_signalled(peer, efd, STALL_MS));
+	EXPECT_EQ(SS_FD_WRITE, events_of(fd, efd));
+}
+
+TEST_F(bytes, write_reenabled_by_failed_sendfile)
+{
+	write_reenabled_by(_metadata, self->sv[0], self->sv[1], self->efd,
+			   fill_sendfile);
+}
+
+TEST_F(bytes, write_reenabled_by_failed_splice)
+{
+	write_reenabled_by(_metadata, self->sv[0], self->sv[1], self->efd,
+			   fill_splice);
 }
 
 /*
