@@ -3,8 +3,8 @@
  * Kernel interface glue, kept in one place so that the rest of the module
  * reads like code written for the newest kernel: each block below gives an
  * older kernel the newer interface.  Supported: 6.1 and later.  Kbuild
- * detects a feature from the kernel's headers where that is more reliable
- * than a version number (distribution backports).
+ * detects each feature from the kernel's headers (SHAREDSOCK_HAVE_*), which
+ * also catches distribution backports; the version named is where it came.
  */
 #ifndef _SHAREDSOCK_COMPAT_H
 #define _SHAREDSOCK_COMPAT_H
@@ -14,7 +14,6 @@
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/timer.h>
-#include <linux/version.h>
 
 /* 6.8 added the user pointer argument to receive_fd(). */
 #ifdef SHAREDSOCK_HAVE_RECEIVE_FD_UFD
@@ -40,11 +39,9 @@
 
 /*
  * 6.5 removed proto_ops.sendpage: splice() and sendfile() to a socket reach
- * its ->sendmsg with MSG_SPLICE_PAGES instead.
+ * its ->sendmsg with MSG_SPLICE_PAGES instead.  Kbuild defines
+ * SHAREDSOCK_HAVE_SENDPAGE where it still exists.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
-#define SHAREDSOCK_HAVE_SENDPAGE
-#endif
 
 /* 7.0 gave proto_ops.connect a struct sockaddr_unsized. */
 #ifndef SHAREDSOCK_HAVE_SOCKADDR_UNSIZED
@@ -56,7 +53,7 @@
  * the structure, a caller of the protocol's accept taking it, and
  * SS_ACCEPT_OP(fn), which gives fn(sock, newsock, arg) the old signature.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#ifndef SHAREDSOCK_HAVE_PROTO_ACCEPT_ARG
 struct proto_accept_arg {
 	int flags;
 	int err;
