@@ -83,20 +83,6 @@ static int closed_fd(void)
 	return fd;
 }
 
-/* @fd has at least @len bytes queued for reading, within @ms. */
-static bool inq_at_least(int fd, int len, int ms)
-{
-	long long end = now_ms() + ms;
-	int n;
-
-	do {
-		if (ioctl(fd, FIONREAD, &n) == 0 && n >= len)
-			return true;
-		usleep(5000);
-	} while (now_ms() < end);
-	return false;
-}
-
 /* The peer's end of the connection reached @fd (POLLRDHUP), within @ms. */
 static bool rdhup_within(int fd, int ms)
 {
