@@ -114,6 +114,31 @@ static int count_msgs(const struct ss_message *m, int n, int sock, long event)
 	return c;
 }
 
+/*
+ * Collect from @q, as collect() does, until a message for @sock/@event is
+ * among them (or @ms elapsed); then whatever else comes within @more ms.
+ * Returns the count, or -1.
+ */
+static int collect_until(int q, struct ss_message *m, int max, int sock,
+			 long event, int ms, int more)
+{
+	long deadline = now_ms() + ms;
+	int n = 0, r;
+
+	while (n < max && find_msg(m, n, sock, event) < 0) {
+		long left = deadline - now_ms();
+
+		r = collect(q, m + n, max - n, 1, left > 0 ? (int)left : 0);
+		if (r < 0)
+			return -1;
+		if (!r)
+			return n;
+		n += r;
+	}
+	r = collect(q, m + n, max - n, max - n, more);
+	return r < 0 ? -1 : n + r;
+}
+
 static unsigned long long ino_of(int fd)
 {
 	struct stat st;
@@ -141,10 +166,10 @@ static ssize_t drain(int fd)
 	return total;
 }
 
-/* recv on a non-blocking socket, waiting up to 1 s for data. */
+/* recv on a non-blocking socket, waiting for data (up to WAIT_MS). */
 static ssize_t recv_wait(int fd, void *buf, size_t len)
 {
-	if (!readable_within(fd, 1000))
+	if (!readable_within(fd, WAIT_MS))
 		return -1;
 	return recv(fd, buf, len, 0);
 }
@@ -180,7 +205,7 @@ TEST(queue_message_fields)
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 0x4321, ALL_TCP));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(sv[0], m[0].socket);
 	EXPECT_EQ(0x4321, m[0].msg);
 	EXPECT_EQ(SS_FD_WRITE, m[0].event);
@@ -192,7 +217,7 @@ TEST(queue_message_fields)
 
 	/* the raw record read(2) returns carries the same fields */
 	ASSERT_EQ(3, send(sv[1], "abc", 3, 0));
-	ASSERT_TRUE(readable_within(q, 1000));
+	ASSERT_TRUE(readable_within(q, WAIT_MS));
 	n = read(q, &raw, sizeof(raw));
 	ASSERT_EQ((ssize_t)sizeof(raw), n);
 	EXPECT_EQ(sv[0], raw.socket);
@@ -270,10 +295,11 @@ TEST(queue_blocking_read_wakes)
 	ASSERT_GE(a.q, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], a.q, 7, SS_FD_READ));
 	ASSERT_EQ(0, pthread_create(&t, NULL, blocking_reader, &a));
-	usleep(200000);
+	/* asleep in the read: what follows is a wake-up */
+	ASSERT_TRUE(threads_asleep(WAIT_MS));
 	EXPECT_EQ(0, atomic_load(&a.done));	/* still blocked */
 	ASSERT_EQ(1, send(sv[1], "x", 1, 0));
-	for (i = 0; i < 100 && !atomic_load(&a.done); i++)
+	for (i = 0; i < WAIT_MS / 10 && !atomic_load(&a.done); i++)
 		usleep(10000);
 	ASSERT_EQ(1, atomic_load(&a.done));
 	pthread_join(t, NULL);
@@ -302,7 +328,7 @@ TEST(queue_poll_pollin_only_while_pending)
 
 	ASSERT_EQ(1, send(sv[1], "x", 1, 0));
 	p.revents = 0;
-	ASSERT_EQ(1, poll(&p, 1, 1000));
+	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
 	EXPECT_TRUE(p.revents & POLLIN);
 	/* level: still reported until read */
 	p.revents = 0;
@@ -316,7 +342,7 @@ TEST(queue_poll_pollin_only_while_pending)
 	ASSERT_EQ(1, recv(sv[0], buf, sizeof(buf), 0));
 	ASSERT_EQ(1, send(sv[1], "y", 1, 0));
 	p.revents = 0;
-	ASSERT_EQ(1, poll(&p, 1, 1000));
+	ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
 	ASSERT_EQ(1, ss_queue_read(q, m, 4));
 	EXPECT_EQ(0, poll(&p, 1, 0));
 	close(sv[0]);
@@ -347,10 +373,10 @@ TEST(queue_epoll_level_and_edge)
 	EXPECT_EQ(0, epoll_wait(ep_et, out, 2, 0));
 
 	ASSERT_EQ(1, send(sv[1], "x", 1, 0));
-	ASSERT_EQ(1, epoll_wait(ep, out, 2, 1000));
+	ASSERT_EQ(1, epoll_wait(ep, out, 2, WAIT_MS));
 	EXPECT_EQ(q, out[0].data.fd);
 	EXPECT_TRUE(out[0].events & EPOLLIN);
-	ASSERT_EQ(1, epoll_wait(ep_et, out, 2, 1000));
+	ASSERT_EQ(1, epoll_wait(ep_et, out, 2, WAIT_MS));
 	EXPECT_TRUE(out[0].events & EPOLLIN);
 	/* level-triggered: reported again while the message waits */
 	EXPECT_EQ(1, epoll_wait(ep, out, 2, 0));
@@ -362,8 +388,8 @@ TEST(queue_epoll_level_and_edge)
 	/* the next message produces a new edge */
 	ASSERT_EQ(1, recv(sv[0], buf, sizeof(buf), 0));
 	ASSERT_EQ(1, send(sv[1], "y", 1, 0));
-	EXPECT_EQ(1, epoll_wait(ep_et, out, 2, 1000));
-	EXPECT_EQ(1, epoll_wait(ep, out, 2, 1000));
+	EXPECT_EQ(1, epoll_wait(ep_et, out, 2, WAIT_MS));
+	EXPECT_EQ(1, epoll_wait(ep, out, 2, WAIT_MS));
 	ASSERT_EQ(1, ss_queue_read(q, m, 4));
 	EXPECT_EQ(0, epoll_wait(ep, out, 2, 0));
 	close(ep);
@@ -383,7 +409,7 @@ TEST(queue_read_short_buffer_einval)
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 3, SS_FD_WRITE));
-	ASSERT_TRUE(readable_within(q, 1000));
+	ASSERT_TRUE(readable_within(q, WAIT_MS));
 
 	EXPECT_EQ(-1, read(q, small, sizeof(small) - 1));
 	EXPECT_EQ(EINVAL, errno);
@@ -482,7 +508,7 @@ TEST(queue_read_ioctl_bad_arguments)
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 9, SS_FD_WRITE));
-	ASSERT_TRUE(readable_within(q, 1000));
+	ASSERT_TRUE(readable_within(q, WAIT_MS));
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
 	none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -577,8 +603,8 @@ static void connect_then_peer_closes(struct __test_metadata *_metadata,
 	ASSERT_LE(0, a);
 	close(a);
 	/* The FIN is in: FD_CLOSE is queued with the rest. */
-	ASSERT_EQ(1, poll(&pfd, 1, 2000));
-	ASSERT_TRUE(readable_within(q, 1000));
+	ASSERT_EQ(1, poll(&pfd, 1, WAIT_MS));
+	ASSERT_TRUE(readable_within(q, WAIT_MS));
 }
 
 TEST(reselect_keeps_unread_close)
@@ -599,7 +625,7 @@ TEST(reselect_keeps_unread_close)
 	ASSERT_LE(0, c);
 	connect_then_peer_closes(_metadata, l, &addr, len, c, q);
 	ASSERT_EQ(0, ss_async_select(c, q, 2, SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
-	n = collect(q, m, 8, 8, 500);
+	n = collect_until(q, m, 8, c, SS_FD_CLOSE, WAIT_MS, 200);
 	ASSERT_LE(0, n);
 	EXPECT_LE(0, find_msg(m, n, c, SS_FD_CLOSE));
 	if (find_msg(m, n, c, SS_FD_CLOSE) >= 0)
@@ -722,7 +748,7 @@ TEST(queue_io_uring_read_and_poll)
 	ASSERT_EQ(1, io_uring_submit(&ring));
 	EXPECT_EQ(-ETIME, wait_cqe_ms(&ring, 150, &res, &data));
 	ASSERT_EQ(2, send(sv[1], "ab", 2, 0));
-	ASSERT_EQ(0, wait_cqe_ms(&ring, 1000, &res, &data));
+	ASSERT_EQ(0, wait_cqe_ms(&ring, WAIT_MS, &res, &data));
 	EXPECT_EQ(1, data);
 	ASSERT_EQ((int)sizeof(raw[0]), res);
 	EXPECT_EQ(sv[0], raw[0].socket);
@@ -739,7 +765,7 @@ TEST(queue_io_uring_read_and_poll)
 	EXPECT_EQ(-ETIME, wait_cqe_ms(&ring, 150, &res, &data));
 	ASSERT_EQ(2, recv(sv[0], buf, sizeof(buf), 0));	/* re-enables */
 	ASSERT_EQ(1, send(sv[1], "c", 1, 0));
-	ASSERT_EQ(0, wait_cqe_ms(&ring, 1000, &res, &data));
+	ASSERT_EQ(0, wait_cqe_ms(&ring, WAIT_MS, &res, &data));
 	EXPECT_EQ(2, data);
 	EXPECT_TRUE(res & POLLIN);
 	ASSERT_EQ(1, ss_queue_read(q, m, 4));
@@ -764,7 +790,7 @@ TEST(coalesce_read_one_message)
 	ASSERT_GE(q, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 9, SS_FD_READ));
 	ASSERT_EQ(1, send(sv[1], "x", 1, 0));
-	ASSERT_TRUE(readable_within(q, 1000));
+	ASSERT_TRUE(readable_within(q, WAIT_MS));
 
 	/*
 	 * Each round re-enables FD_READ twice without the queue being read:
@@ -789,7 +815,7 @@ TEST(coalesce_read_one_message)
 
 	/* still working after the reader caught up */
 	ASSERT_EQ(1, send(sv[1], "w", 1, 0));
-	ASSERT_EQ(1, collect(q, m, 64, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 64, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	close(sv[0]);
 	close(sv[1]);
@@ -813,7 +839,7 @@ TEST(many_sockets_one_queue)
 	}
 	for (i = 0; i < NSOCK; i++)
 		ASSERT_EQ(1, send(sv[i][1], "d", 1, 0));
-	n = collect(q, m, 4 * NSOCK, 2 * NSOCK, 2000);
+	n = collect(q, m, 4 * NSOCK, 2 * NSOCK, WAIT_MS);
 	ASSERT_EQ(2 * NSOCK, n);
 	/* no more than that either */
 	EXPECT_TRUE(silent_for(q, 100));
@@ -862,7 +888,7 @@ TEST(tcp_messages_connect_accept_read_close)
 	if (ret)
 		ASSERT_EQ(EINPROGRESS, errno);
 
-	n = collect(q, m, 16, 3, 1000);
+	n = collect(q, m, 16, 3, WAIT_MS);
 	ASSERT_EQ(3, n);
 	ic = find_msg(m, n, c, SS_FD_CONNECT);
 	iw = find_msg(m, n, c, SS_FD_WRITE);
@@ -883,7 +909,7 @@ TEST(tcp_messages_connect_accept_read_close)
 
 	/* FD_READ */
 	ASSERT_EQ(5, send(a, "hello", 5, 0));
-	ASSERT_EQ(1, collect(q, m, 16, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 16, 1, WAIT_MS));
 	EXPECT_EQ(c, m[0].socket);
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	EXPECT_EQ(0, m[0].error);
@@ -892,11 +918,11 @@ TEST(tcp_messages_connect_accept_read_close)
 	/* data then FIN: FD_READ, and FD_CLOSE only once the data is read */
 	ASSERT_EQ(3, send(a, "bye", 3, 0));
 	ASSERT_EQ(0, close(a));
-	ASSERT_EQ(1, collect(q, m, 16, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 16, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	EXPECT_TRUE(silent_for(q, 150));
 	ASSERT_EQ(3, recv(c, buf, sizeof(buf), 0));
-	ASSERT_EQ(1, collect(q, m, 16, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 16, 1, WAIT_MS));
 	EXPECT_EQ(c, m[0].socket);
 	EXPECT_EQ(SS_FD_CLOSE, m[0].event);
 	EXPECT_EQ(0, m[0].error);
@@ -920,7 +946,7 @@ TEST(tcp_message_close_reset)
 	EXPECT_TRUE(silent_for(q, 50));
 	ASSERT_EQ(0, setsockopt(sv[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
 	ASSERT_EQ(0, close(sv[1]));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(sv[0], m[0].socket);
 	EXPECT_EQ(4, m[0].msg);
 	EXPECT_EQ(SS_FD_CLOSE, m[0].event);
@@ -943,13 +969,13 @@ TEST(tcp_message_reset_after_data)
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 4, SS_FD_READ | SS_FD_CLOSE));
 	ASSERT_EQ(0, setsockopt(sv[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
 	ASSERT_EQ(3, send(sv[1], "abc", 3, 0));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	ASSERT_EQ(0, close(sv[1]));
 	/* unread data: no FD_CLOSE yet */
 	EXPECT_TRUE(silent_for(q, 150));
 	ASSERT_EQ(3, recv(sv[0], buf, sizeof(buf), 0));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_CLOSE, m[0].event);
 	EXPECT_EQ(ECONNRESET, m[0].error);
 	close(sv[0]);
@@ -977,7 +1003,7 @@ TEST(tcp_message_connect_refused)
 	err = errno;
 	ASSERT_EQ(-1, ret);
 	if (err == EINPROGRESS) {
-		ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+		ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 		EXPECT_EQ(c, m[0].socket);
 		EXPECT_EQ(SS_FD_CONNECT, m[0].event);
 		EXPECT_EQ(ECONNREFUSED, m[0].error);
@@ -1014,14 +1040,14 @@ TEST(accept_inherits_queue_registration)
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_GE(c, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_EQ(1, collect(q, m, 16, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 16, 1, WAIT_MS));
 	EXPECT_EQ(l, m[0].socket);
 	EXPECT_EQ(SS_FD_ACCEPT, m[0].event);
 	EXPECT_EQ(77, m[0].msg);
 
 	a = accept(l, NULL, NULL);
 	ASSERT_GE(a, 0);
-	n = collect(q, m, 16, 1, 1000);
+	n = collect(q, m, 16, 1, WAIT_MS);
 	ASSERT_EQ(1, n);
 	EXPECT_EQ(a, m[0].socket);
 	EXPECT_EQ(SS_FD_WRITE, m[0].event);
@@ -1033,7 +1059,7 @@ TEST(accept_inherits_queue_registration)
 	EXPECT_NE(0, fcntl(a, F_GETFL) & O_NONBLOCK);
 
 	ASSERT_EQ(2, send(c, "hi", 2, 0));
-	ASSERT_EQ(1, collect(q, m, 16, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 16, 1, WAIT_MS));
 	EXPECT_EQ(a, m[0].socket);
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	EXPECT_EQ(77, m[0].msg);
@@ -1041,7 +1067,7 @@ TEST(accept_inherits_queue_registration)
 
 	close(c);
 	ASSERT_EQ(2, drain(a));
-	ASSERT_EQ(1, collect(q, m, 16, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 16, 1, WAIT_MS));
 	EXPECT_EQ(a, m[0].socket);
 	EXPECT_EQ(SS_FD_CLOSE, m[0].event);
 	close(a);
@@ -1060,33 +1086,33 @@ TEST(reselect_reposts_conditions)
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 1, SS_FD_READ | SS_FD_WRITE));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, m[0].event);
 	EXPECT_TRUE(silent_for(q, 50));
 
 	/* writable: FD_WRITE posted again, with the new msg */
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 2, SS_FD_READ | SS_FD_WRITE));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, m[0].event);
 	EXPECT_EQ(2, m[0].msg);
 	EXPECT_TRUE(silent_for(q, 50));
 
 	/* readable and unread: FD_READ (and FD_WRITE) posted again */
 	ASSERT_EQ(3, send(sv[1], "abc", 3, 0));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	EXPECT_TRUE(silent_for(q, 50));
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 3, SS_FD_READ | SS_FD_WRITE));
-	n = collect(q, m, 8, 2, 1000);
+	n = collect(q, m, 8, 2, WAIT_MS);
 	ASSERT_EQ(2, n);
 	ASSERT_LE(0, find_msg(m, n, sv[0], SS_FD_READ));
 	ASSERT_LE(0, find_msg(m, n, sv[0], SS_FD_WRITE));
 	EXPECT_EQ(3, m[0].msg);
 	EXPECT_EQ(3, m[1].msg);
 
-	/* only what is selected is re-posted */
+	/* only what is selected is re-posted: the one, and nothing after it */
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 4, SS_FD_READ));
-	ASSERT_EQ(1, collect(q, m, 8, 8, 300));
+	ASSERT_EQ(1, collect_until(q, m, 8, sv[0], SS_FD_READ, WAIT_MS, 300));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	EXPECT_EQ(4, m[0].msg);
 	close(sv[0]);
@@ -1111,9 +1137,10 @@ TEST(queue_close_cancels_registrations)
 		ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, extra[i]));
 		ASSERT_EQ(0, ss_async_select(extra[i][0], q1, 100 + i, ALL_TCP));
 	}
-	ASSERT_TRUE(readable_within(q1, 1000));
+	ASSERT_TRUE(readable_within(q1, WAIT_MS));
 	ASSERT_EQ(3, send(sv[1], "abc", 3, 0));
-	usleep(50000);
+	/* arrived: its FD_READ was posted as it came */
+	ASSERT_TRUE(inq_at_least(sv[0], 3, WAIT_MS));
 	ASSERT_EQ(0, close(q1));
 
 	/* events after the queue is gone: nowhere to go, no harm */
@@ -1132,21 +1159,23 @@ TEST(queue_close_cancels_registrations)
 
 	/* re-registering on the new queue works and re-posts */
 	ASSERT_EQ(0, ss_async_select(sv[0], q2, 2, ALL_TCP));
-	n = collect(q2, m, 8, 2, 1000);
+	n = collect(q2, m, 8, 2, WAIT_MS);
 	ASSERT_EQ(2, n);
 	ASSERT_LE(0, find_msg(m, n, sv[0], SS_FD_WRITE));
 	ASSERT_LE(0, find_msg(m, n, sv[0], SS_FD_READ));
 	EXPECT_EQ(2, m[0].msg);
 	EXPECT_EQ(2, m[1].msg);
 	EXPECT_TRUE(silent_for(q2, 100));
+	ASSERT_TRUE(inq_at_least(sv[0], 6, WAIT_MS));
 	ASSERT_EQ(6, drain(sv[0]));
 	close(sv[1]);
-	ASSERT_EQ(1, collect(q2, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q2, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_CLOSE, m[0].event);
 	EXPECT_EQ(sv[0], m[0].socket);
 
 	/* the sockets of the closed queue stay usable */
 	for (i = 0; i < 8; i++) {
+		EXPECT_TRUE(inq_at_least(extra[i][0], 1, WAIT_MS));
 		EXPECT_EQ(1, drain(extra[i][0]));
 		EXPECT_TRUE(transfer_ok(extra[i][1], extra[i][0], "ok"));
 		close(extra[i][0]);
@@ -1173,9 +1202,9 @@ TEST(switch_queue_to_eventfd_and_back)
 	ASSERT_GE(efd, 0);
 
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 1, ALL_TCP));
-	ASSERT_TRUE(readable_within(q, 1000));	/* FD_WRITE waits */
+	ASSERT_TRUE(readable_within(q, WAIT_MS));	/* FD_WRITE waits */
 	ASSERT_EQ(2, send(sv[1], "ab", 2, 0));
-	ASSERT_TRUE(readable_within(sv[0], 1000));	/* FD_READ waits too */
+	ASSERT_TRUE(readable_within(sv[0], WAIT_MS));	/* FD_READ waits too */
 
 	/*
 	 * To eventfd: the waiting messages leave the queue, and their events,
@@ -1184,43 +1213,43 @@ TEST(switch_queue_to_eventfd_and_back)
 	ASSERT_EQ(0, ss_event_select(sv[0], efd, ALL_TCP));
 	EXPECT_EQ(-1, ss_queue_read(q, m, 8));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_TRUE(signalled(efd, 1000));
+	EXPECT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE | SS_FD_READ, fetch(sv[0], efd, &ne));
 	/* a partial recv re-enables FD_READ: eventfd, not the queue */
 	ASSERT_EQ(1, recv(sv[0], buf, 1, 0));
-	EXPECT_TRUE(signalled(efd, 1000));
+	EXPECT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
 	ASSERT_EQ(1, recv(sv[0], buf, 1, 0));
 	ASSERT_EQ(1, send(sv[1], "c", 1, 0));
-	EXPECT_TRUE(signalled(efd, 1000));
+	EXPECT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
 	EXPECT_TRUE(silent_for(q, 200));
 
 	/* back to the queue: re-posted there, eventfd silent from now on */
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 2, ALL_TCP));
-	n = collect(q, m, 8, 2, 1000);
+	n = collect(q, m, 8, 2, WAIT_MS);
 	ASSERT_EQ(2, n);
 	EXPECT_LE(0, find_msg(m, n, sv[0], SS_FD_WRITE));
 	EXPECT_LE(0, find_msg(m, n, sv[0], SS_FD_READ));
 	EXPECT_EQ(2, m[0].msg);
 	ASSERT_EQ(1, recv(sv[0], buf, sizeof(buf), 0));
 	ASSERT_EQ(2, send(sv[1], "de", 2, 0));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	ASSERT_EQ(2, recv(sv[0], buf, sizeof(buf), 0));
 	close(sv[1]);
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_CLOSE, m[0].event);
 	EXPECT_TRUE(silent_for(efd, 200));
 
 	/* and once more to eventfd, with a message waiting in the queue */
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 3, SS_FD_WRITE));
-	ASSERT_TRUE(readable_within(q, 1000));
+	ASSERT_TRUE(readable_within(q, WAIT_MS));
 	ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_WRITE));
 	EXPECT_FALSE(readable_within(q, 0));
 	EXPECT_EQ(-1, ss_queue_read(q, m, 8));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_TRUE(signalled(efd, 1000));
+	EXPECT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, fetch(sv[0], efd, &ne));
 	close(sv[0]);
 	close(efd);
@@ -1264,7 +1293,7 @@ static int cross_child(int info_rd, int ready_wr, enum sink_kind kind)
 		return 13;
 	if (write(ready_wr, "r", 1) != 1)
 		return 14;
-	if (!readable_within(sink, 1000))
+	if (!readable_within(sink, WAIT_MS))
 		return 15;
 	if (kind == SINK_QUEUE) {
 		if (ss_queue_read(sink, m, 4) != 1)
@@ -1296,7 +1325,7 @@ static void cross_process(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, do_select(parent_kind, sv[0], psink, 1,
 			       SS_FD_READ | SS_FD_CLOSE |
 			       (parent_kind == SINK_QUEUE ? SS_FD_WRITE : 0)));
-	ASSERT_TRUE(parent_kind == SINK_QUEUE ? readable_within(psink, 1000) :
+	ASSERT_TRUE(parent_kind == SINK_QUEUE ? readable_within(psink, WAIT_MS) :
 						silent_for(psink, 50));
 	ASSERT_EQ(0, pipe(to_child));
 	ASSERT_EQ(0, pipe(to_parent));
@@ -1352,9 +1381,9 @@ TEST(last_close_registered_eventfd_peer_eof)
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_GE(efd, 0);
 	ASSERT_EQ(0, ss_event_select(sv[0], efd, ALL_TCP));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	ASSERT_EQ(0, close(sv[0]));
-	EXPECT_TRUE(peer_eof_within(sv[1], 100));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 	close(efd);
 }
@@ -1368,9 +1397,9 @@ TEST(last_close_registered_queue_peer_eof)
 	q = ss_queue_create(O_NONBLOCK);
 	ASSERT_GE(q, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 1, ALL_TCP));
-	ASSERT_TRUE(readable_within(q, 1000));	/* a message still waits */
+	ASSERT_TRUE(readable_within(q, WAIT_MS));	/* a message still waits */
 	ASSERT_EQ(0, close(sv[0]));
-	EXPECT_TRUE(peer_eof_within(sv[1], 100));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	/* reading the queue after the socket is gone must be harmless */
 	ss_queue_read(q, m, 8);
 	close(sv[1]);
@@ -1390,15 +1419,15 @@ TEST(close_dup_keeps_registration)
 	d = dup(sv[0]);
 	ASSERT_GE(d, 0);
 	ASSERT_EQ(0, ss_event_select(sv[0], efd, ALL_TCP));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, fetch(d, efd, &ne));
 	ASSERT_EQ(0, close(sv[0]));
 	EXPECT_TRUE(peer_open_for(sv[1], 100));
 	ASSERT_EQ(1, send(sv[1], "x", 1, 0));
-	EXPECT_TRUE(signalled(efd, 1000));
+	EXPECT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(d, efd, &ne));
 	close(d);
-	EXPECT_TRUE(peer_eof_within(sv[1], 100));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 	close(efd);
 
@@ -1409,17 +1438,17 @@ TEST(close_dup_keeps_registration)
 	d = dup(sv[0]);
 	ASSERT_GE(d, 0);
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 5, ALL_TCP));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, m[0].event);
 	ASSERT_EQ(0, close(sv[0]));
 	EXPECT_TRUE(peer_open_for(sv[1], 100));
 	ASSERT_EQ(1, send(sv[1], "x", 1, 0));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	EXPECT_EQ(5, m[0].msg);
 	EXPECT_EQ(ino_of(d), m[0].socket_ino);
 	close(d);
-	EXPECT_TRUE(peer_eof_within(sv[1], 100));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 	close(q);
 }
@@ -1601,9 +1630,9 @@ TEST(registration_races_close)
 	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, sv));
 	r.efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_EQ(0, ss_event_select(sv[0], r.efd, ALL_TCP));
-	EXPECT_TRUE(signalled(r.efd, 1000));
+	EXPECT_TRUE(signalled(r.efd, WAIT_MS));
 	close(sv[0]);
-	EXPECT_TRUE(peer_eof_within(sv[1], 100));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 	close(r.efd);
 }
@@ -1624,23 +1653,25 @@ TEST(io_uring_recv_reenables_read)
 	ASSERT_EQ(0, io_uring_queue_init(8, &ring, 0));
 	ASSERT_EQ(0, ss_async_select(sv[0], q, 8, SS_FD_READ));
 	ASSERT_EQ(1, send(sv[1], "a", 1, 0));
-	ASSERT_EQ(1, collect(q, m, 4, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 4, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	/* not re-enabled yet: more data posts nothing */
 	ASSERT_EQ(1, send(sv[1], "b", 1, 0));
 	EXPECT_TRUE(silent_for(q, 150));
+	/* both bytes are there for the recv */
+	ASSERT_TRUE(inq_at_least(sv[0], 2, WAIT_MS));
 
 	sqe = io_uring_get_sqe(&ring);
 	ASSERT_NE(NULL, sqe);
 	io_uring_prep_recv(sqe, sv[0], buf, sizeof(buf), 0);
 	ASSERT_EQ(1, io_uring_submit(&ring));
-	ASSERT_EQ(0, wait_cqe_ms(&ring, 1000, &res, NULL));
+	ASSERT_EQ(0, wait_cqe_ms(&ring, WAIT_MS, &res, NULL));
 	ASSERT_EQ(2, res);
 	/* drained: nothing to report yet */
 	EXPECT_TRUE(silent_for(q, 100));
 	/* re-enabled: the next data posts FD_READ again */
 	ASSERT_EQ(1, send(sv[1], "c", 1, 0));
-	ASSERT_EQ(1, collect(q, m, 4, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 4, 1, WAIT_MS));
 	EXPECT_EQ(sv[0], m[0].socket);
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 
@@ -1650,9 +1681,9 @@ TEST(io_uring_recv_reenables_read)
 	ASSERT_NE(NULL, sqe);
 	io_uring_prep_recv(sqe, sv[0], buf, 1, 0);
 	ASSERT_EQ(1, io_uring_submit(&ring));
-	ASSERT_EQ(0, wait_cqe_ms(&ring, 1000, &res, NULL));
+	ASSERT_EQ(0, wait_cqe_ms(&ring, WAIT_MS, &res, NULL));
 	ASSERT_EQ(1, res);
-	ASSERT_EQ(1, collect(q, m, 4, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 4, 1, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 	io_uring_queue_exit(&ring);
 	close(sv[0]);
@@ -1679,30 +1710,30 @@ TEST(io_uring_accept_inherits)
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_GE(c, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
 
 	sqe = io_uring_get_sqe(&ring);
 	ASSERT_NE(NULL, sqe);
 	io_uring_prep_accept(sqe, l, NULL, NULL, 0);
 	ASSERT_EQ(1, io_uring_submit(&ring));
-	ASSERT_EQ(0, wait_cqe_ms(&ring, 1000, &res, NULL));
+	ASSERT_EQ(0, wait_cqe_ms(&ring, WAIT_MS, &res, NULL));
 	ASSERT_GE(res, 0);
 	a = res;
 	/* inherited: FD_WRITE on the accepted socket, same eventfd */
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, fetch(a, efd, &ne));
 	EXPECT_EQ(0, ne.error_code[SS_FD_WRITE_BIT]);
 	EXPECT_EQ(0, fetch(l, efd, &ne));
 	ASSERT_EQ(2, send(c, "hi", 2, 0));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(a, efd, &ne));
 	/* the io_uring accept re-enabled FD_ACCEPT on the listener */
 	close(c);
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_GE(c, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_ACCEPT, fetch(l, efd, &ne));
 
 	io_uring_queue_exit(&ring);
@@ -1736,10 +1767,10 @@ TEST(io_uring_accept_inherits_queue)
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_GE(c, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_EQ(0, wait_cqe_ms(&ring, 1000, &res, NULL));
+	ASSERT_EQ(0, wait_cqe_ms(&ring, WAIT_MS, &res, NULL));
 	ASSERT_GE(res, 0);
 	a = res;
-	n = collect(q, m, 8, 8, 300);
+	n = collect_until(q, m, 8, a, SS_FD_WRITE, WAIT_MS, 300);
 	ASSERT_LE(1, n);
 	i = find_msg(m, n, a, SS_FD_WRITE);
 	ASSERT_LE(0, i)
@@ -1748,7 +1779,7 @@ TEST(io_uring_accept_inherits_queue)
 	EXPECT_EQ(31, m[i].msg);
 	EXPECT_EQ(ino_of(a), m[i].socket_ino);
 	ASSERT_EQ(2, send(c, "hi", 2, 0));
-	ASSERT_EQ(1, collect(q, m, 8, 1, 1000));
+	ASSERT_EQ(1, collect(q, m, 8, 1, WAIT_MS));
 	EXPECT_EQ(a, m[0].socket);
 	EXPECT_EQ(SS_FD_READ, m[0].event);
 
@@ -1775,7 +1806,7 @@ static int unload_child(void)
 	struct sharedsock_select sel = { .size = sizeof(sel) };
 	int dev, sv[2], efd, i;
 
-	for (i = 0; i < 200 && module_refcnt() != 0; i++)
+	for (i = 0; i < WAIT_MS / 10 && module_refcnt() != 0; i++)
 		usleep(10000);	/* leftovers of earlier tests (io_uring) */
 	if (module_refcnt() != 0)
 		return 20;
@@ -1804,7 +1835,7 @@ static int unload_child(void)
 	if (!module_loaded() || access(SHAREDSOCK_DEVICE_PATH, F_OK))
 		return 28;
 	/* the registration still works */
-	if (!signalled(efd, 1000))
+	if (!signalled(efd, WAIT_MS))
 		return 29;
 	close(sv[0]);
 	if (syscall(SYS_delete_module, "sharedsock", O_NONBLOCK))
@@ -1841,7 +1872,7 @@ TEST(module_unload_refused_while_registered)
 			TH_LOG("finit_module: %s", strerror(errno));
 		close(fd);
 	}
-	for (i = 0; i < 100 && access(SHAREDSOCK_DEVICE_PATH, F_OK); i++)
+	for (i = 0; i < WAIT_MS / 10 && access(SHAREDSOCK_DEVICE_PATH, F_OK); i++)
 		usleep(10000);
 	ASSERT_EQ(0, access(SHAREDSOCK_DEVICE_PATH, F_OK));
 	fd = dev_open();

@@ -180,6 +180,69 @@ bool peer_open_for(int fd, int ms)
 	return poll(&pfd, 1, ms) == 0;
 }
 
+bool inq_at_least(int fd, int len, int ms)
+{
+	long end = now_us() + ms * 1000L;
+	int n;
+
+	do {
+		if (ioctl(fd, FIONREAD, &n) == 0 && n >= len)
+			return true;
+		usleep(1000);
+	} while (now_us() < end);
+	return false;
+}
+
+/* The state letter of /proc/@dir/stat ("self/task/TID", a pid), or 0. */
+static char proc_state_of(const char *dir)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+bool threads_asleep(int ms)
+{
+	long end = now_us() + ms * 1000L;
+	pid_t self = gettid();
+	char dir[32];
+
+	for (;;) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *de;
+		bool all = d != NULL;
+
+		while (d && (de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+
+			if (de->d_name[0] == '.' || tid == self)
+				continue;
+			snprintf(dir, sizeof(dir), "self/task/%d", tid);
+			if (proc_state_of(dir) != 'S')
+				all = false;
+		}
+		if (d)
+			closedir(d);
+		if (all)
+			return true;
+		if (now_us() > end)
+			return false;
+		usleep(1000);
+	}
+}
+
 int send_info(int fd, const struct ss_protocol_info *info)
 {
 	return write(fd, info, sizeof(*info)) == sizeof(*info) ? 0 : -1;
@@ -236,6 +299,115 @@ int dev_status(int dev, struct sharedsock_status *st)
 	memset(st, 0, sizeof(*st));
 	st->size = sizeof(*st);
 	return ioctl(dev, SHAREDSOCK_IOC_STATUS, st);
+}
+
+/* LIST of @kind into a buffer of its own (free it); the count, or -1. */
+static int list_all(int dev, unsigned int kind, size_t entry, void **out)
+{
+	unsigned int room = 256;
+	void *e = NULL;
+	int n;
+
+	for (;;) {
+		struct sharedsock_list args = {
+			.size = sizeof(args), .kind = kind, .count = room,
+		};
+
+		free(e);
+		e = calloc(room, entry);
+		if (!e)
+			return -1;
+		args.entries = (unsigned long)e;
+		n = ioctl(dev, SHAREDSOCK_IOC_LIST, &args);
+		if (n < 0) {
+			free(e);
+			return -1;
+		}
+		if (args.count <= room) {
+			*out = e;
+			return n;
+		}
+		room = args.count + 64;
+	}
+}
+
+/* A process that has exited, or is exiting: gone, or a zombie. */
+static bool exited(pid_t pid)
+{
+	char dir[16];
+	char state;
+
+	if (pid <= 0)
+		return true;
+	snprintf(dir, sizeof(dir), "%d", pid);
+	state = proc_state_of(dir);
+	return !state || state == 'Z' || state == 'X';
+}
+
+long tokens_settled(int ms)
+{
+	long end = now_us() + ms * 1000L;
+	struct sharedsock_token_entry *e;
+	struct sharedsock_status st;
+	long ret = -1;
+	int dev = dev_open(), n, i;
+
+	if (dev < 0)
+		return -1;
+	for (;;) {
+		if (dev_status(dev, &st))
+			break;
+		if (geteuid() != 0) {
+			ret = st.tokens_pending;
+			break;
+		}
+		n = list_all(dev, SHAREDSOCK_LIST_TOKENS, sizeof(*e), (void **)&e);
+		if (n < 0)
+			break;
+		/* every token counted is listed (a retiring target's are not) */
+		for (i = 0; i < n && !exited(e[i].target_pid); i++)
+			;
+		free(e);
+		if (i == n && (long)n == (long)st.tokens_pending) {
+			ret = n;
+			break;
+		}
+		if (now_us() > end)
+			break;
+		usleep(1000);
+	}
+	close(dev);
+	return ret;
+}
+
+bool token_listed(int dev, unsigned long long id)
+{
+	struct sharedsock_token_entry *e;
+	int n = list_all(dev, SHAREDSOCK_LIST_TOKENS, sizeof(*e), (void **)&e);
+	bool found = false;
+	int i;
+
+	/* no answer: listed, so that a wait for its end fails, not passes */
+	if (n < 0)
+		return true;
+	for (i = 0; i < n; i++)
+		found |= e[i].id == id;
+	free(e);
+	return found;
+}
+
+int registration_inos(int dev, unsigned long long *inos, int room)
+{
+	struct sharedsock_reg_entry *e;
+	int n = list_all(dev, SHAREDSOCK_LIST_REGISTRATIONS, sizeof(*e), (void **)&e);
+	int i;
+
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n && i < room; i++)
+		inos[i] = e[i].socket_ino;
+	free(e);
+	return n;
 }
 
 long module_refcnt(void)

@@ -39,10 +39,34 @@ int loopback_listener(struct sockaddr_in *addr, socklen_t *len);
 /* Send @len bytes on @fd and check they arrive intact on @peer. */
 bool transfer_ok(int fd, int peer, const char *msg);
 
+/*
+ * How long a test waits for something that must happen (an event, an EOF,
+ * a message, another process's step) before it calls it a hang.  Never the
+ * expected wait: each such wait ends as soon as the thing happens, so that
+ * a slow or loaded machine only takes longer.  Below the harness's 30 s per
+ * test, so that a hang fails as the check that waited, and well below the
+ * module's default token lifetime (60 s), so that an EOF within it still
+ * proves that no token held the socket.
+ */
+#define WAIT_MS		10000
+
 /* True when @fd reports end of file (or reset) within @ms milliseconds. */
 bool peer_eof_within(int fd, int ms);
-/* True when @fd stays open (no EOF, no data) for @ms milliseconds. */
+/*
+ * True when @fd stays open (no EOF, no data) for @ms milliseconds: a check
+ * that something does not happen, which only a short wait can make.
+ */
 bool peer_open_for(int fd, int ms);
+
+/* @fd has at least @len bytes queued for reading, within @ms. */
+bool inq_at_least(int fd, int len, int ms);
+
+/*
+ * Every other thread of this process sleeps (state S: blocked in a call),
+ * within @ms.  For a test whose point is a wake-up: the thread it started
+ * is in its blocking call, not merely about to make it.
+ */
+bool threads_asleep(int ms);
 
 /* Plain-bytes transport of a protocol info over a pipe. */
 int send_info(int fd, const struct ss_protocol_info *info);
@@ -59,6 +83,28 @@ int count_socket_fds(void);
 
 /* SHAREDSOCK_IOC_STATUS on @dev into a zeroed @st. */
 int dev_status(int dev, struct sharedsock_status *st);
+
+/*
+ * tokens_pending once no pending token is bound to a process that has
+ * exited, or -1 if that takes over @ms.  The module frees such tokens from
+ * a work item a moment after the exit: tokens of an earlier test may still
+ * go while a later one counts.  Only root sees every token in LIST; for
+ * anyone else this is tokens_pending at once.
+ */
+long tokens_settled(int ms);
+
+/*
+ * Whether LIST shows the token @id (the caller sees its own user's); true
+ * when LIST fails, so that a wait for the token's end fails rather than
+ * passes.
+ */
+bool token_listed(int dev, unsigned long long id);
+
+/*
+ * The socket inodes of the registrations LIST shows, up to @room of them
+ * into @inos; how many there are, or -1.
+ */
+int registration_inos(int dev, unsigned long long *inos, int room);
 
 /* /sys/module/sharedsock/refcnt, or -1. */
 long module_refcnt(void);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -67,6 +68,8 @@ TEST(status_counts_tokens)
 
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	/* no token of an earlier test may go while this one counts */
+	ASSERT_LE(0, tokens_settled(WAIT_MS));
 	ASSERT_EQ(0, dev_status(dev, &before));
 	EXPECT_STRNE("", before.version);
 	ASSERT_EQ(0, raw_duplicate(dev, sv[0], getpid(), 0, &info));
@@ -96,18 +99,28 @@ TEST(status_rejects_flags)
 	close(dev);
 }
 
+/*
+ * How far apart LIST's age and time left may be from what they would be at
+ * an instant between the export and the listing: a tick or two of jiffies.
+ */
+#define TICK_SLACK_MS	25
+
 TEST(list_tokens_describes_them)
 {
 	struct sharedsock_token_entry e[64];
 	const struct sharedsock_token_entry *t;
+	const long ttl = 60000;	/* outlives any delay before the listing */
 	struct sharedsock_info info;
 	int dev = dev_open(), sv[2], n;
 	unsigned int total;
+	long start, elapsed;
 
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, socket_pair(AF_INET6, SOCK_STREAM, sv));
-	ASSERT_EQ(0, raw_duplicate(dev, sv[0], getpid(), 5000, &info));
+	start = now_us();
+	ASSERT_EQ(0, raw_duplicate(dev, sv[0], getpid(), ttl, &info));
 	n = list(dev, SHAREDSOCK_LIST_TOKENS, e, 64, &total);
+	elapsed = (now_us() - start) / 1000 + 1;
 	ASSERT_GE(n, 1);
 	t = find_token(e, n, info.id);
 	ASSERT_NE(NULL, t);
@@ -117,9 +130,12 @@ TEST(list_tokens_describes_them)
 	EXPECT_EQ(AF_INET6, t->family);
 	EXPECT_EQ(SOCK_STREAM, t->type);
 	EXPECT_EQ(IPPROTO_TCP, t->protocol);
-	EXPECT_LE(t->ttl_left_ms, 5000);
-	EXPECT_GT(t->ttl_left_ms, 3000);
-	EXPECT_LT(t->age_ms, 2000);
+	/* as old as the time since the export, and the rest of its lifetime */
+	EXPECT_LE(t->ttl_left_ms, ttl);
+	EXPECT_GE(t->ttl_left_ms + elapsed + TICK_SLACK_MS, ttl);
+	EXPECT_LE(t->age_ms, elapsed + TICK_SLACK_MS);
+	EXPECT_GE(t->age_ms + t->ttl_left_ms + TICK_SLACK_MS, ttl);
+	EXPECT_LE(t->age_ms + t->ttl_left_ms, ttl + TICK_SLACK_MS);
 	/* too little room: the total still says how many there are */
 	EXPECT_EQ(0, list(dev, SHAREDSOCK_LIST_TOKENS, e, 0, &total));
 	EXPECT_GE(total, 1);
@@ -197,7 +213,12 @@ TEST(list_registrations)
 	ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_READ | SS_FD_CLOSE));
 	ASSERT_EQ(0, fstat(sv[0], &st));
 	ASSERT_EQ(2, send(sv[1], "hi", 2, 0));
-	usleep(50000);
+	/* FD_READ recorded (and, selected, signalled) */
+	{
+		struct pollfd p = { .fd = efd, .events = POLLIN };
+
+		ASSERT_EQ(1, poll(&p, 1, WAIT_MS));
+	}
 	n = list(dev, SHAREDSOCK_LIST_REGISTRATIONS, e, 64, NULL);
 	for (i = 0; i < n; i++)
 		if (e[i].socket_ino == st.st_ino)

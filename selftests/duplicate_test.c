@@ -264,13 +264,14 @@ TEST_F(sock, cloexec_on_request)
 TEST_F(sock, last_descriptor_closes)
 {
 	struct ss_protocol_info info;
-	int to_child[2];
+	int to_child[2], to_parent[2];
 	pid_t pid;
 	char c;
 
 	if (!variant->stream)
 		SKIP(return, "datagram sockets have no EOF");
 	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(to_parent));
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -284,21 +285,24 @@ TEST_F(sock, last_descriptor_closes)
 		if (fd < 0 || again < 0)
 			_exit(2);
 		close(fd);	/* a dup'd descriptor remains */
-		if (read(to_child[0], &c, 1) != 1)
+		if (write(to_parent[1], "r", 1) != 1)
 			_exit(3);
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(4);
 		close(again);
 		_exit(0);
 	}
+	close(to_parent[1]);	/* a child that fails ends our wait */
 	ASSERT_EQ(0, ss_duplicate_socket(self->sv[0], pid, &info));
 	ASSERT_EQ(0, send_info(to_child[1], &info));
-	/* Give the child time to redeem, then close the exporter's fd. */
-	usleep(100 * 1000);
+	/* Once the child redeemed (and kept a dup), close the exporter's fd. */
+	ASSERT_EQ(1, read(to_parent[0], &c, 1));
 	close(self->sv[0]);
 	self->sv[0] = -1;
 	EXPECT_TRUE(peer_open_for(self->sv[1], 300));
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
 	EXPECT_EQ(0, wait_exit(pid));
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 }
 
 /* The exporter closes its descriptor before the target redeems. */

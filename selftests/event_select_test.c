@@ -6,12 +6,15 @@
  * rules of registration, over TCP (v4, v6), UDP and AF_UNIX.
  *
  * "Fires" is checked by polling the eventfd with a generous timeout
- * (FIRES_MS); "stays silent" with a short one (QUIET_MS).
+ * (FIRES_MS), a hang guard that a loaded machine never reaches; "stays
+ * silent" with a short one (QUIET_MS), and only where nothing could come
+ * later by right: data and acknowledgements in flight are awaited first.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -30,9 +33,9 @@
 #include "common.h"
 #include "kselftest_harness.h"
 
-#define FIRES_MS	1000
+#define FIRES_MS	WAIT_MS
 #define QUIET_MS	150
-#define STALL_MS	2000
+#define STALL_MS	WAIT_MS	/* no progress this long: a lost event */
 
 /* --- Helpers --- */
 
@@ -84,18 +87,57 @@ static int closed_fd(void)
 	return fd;
 }
 
-/* @fd has at least @len bytes queued for reading, within @ms. */
-static bool inq_at_least(int fd, int len, int ms)
+/*
+ * Over TCP, none of @fd's data in flight (within @ms): the acknowledgements
+ * that may free send space have come, and with them any FD_WRITE they
+ * record (TCP_INFO takes the socket lock that their processing holds).
+ * Other sockets get space only from their peer's reads.
+ */
+static bool nothing_in_flight(int fd, int ms)
 {
 	long long end = now_ms() + ms;
-	int n;
+	struct tcp_info ti;
+	socklen_t len;
 
 	do {
-		if (ioctl(fd, FIONREAD, &n) == 0 && n >= len)
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+			return true;	/* not TCP */
+		if (!ti.tcpi_unacked)
 			return true;
-		usleep(5000);
+		usleep(1000);
 	} while (now_ms() < end);
 	return false;
+}
+
+/*
+ * @events are all recorded on @sock, seen without fetching them
+ * (SHAREDSOCK_ENUM_PEEK), within @ms.
+ */
+static bool recorded_within(int sock, long events, int ms)
+{
+	long long end = now_ms() + ms;
+	struct sharedsock_enum en;
+	int dev = dev_open();
+	bool ok = false;
+
+	if (dev < 0)
+		return false;
+	for (;;) {
+		memset(&en, 0, sizeof(en));
+		en.size = sizeof(en);
+		en.flags = SHAREDSOCK_ENUM_PEEK;
+		en.fd = sock;
+		en.eventfd = -1;
+		if (ioctl(dev, SHAREDSOCK_IOC_ENUM, &en))
+			break;
+		ok = (en.events & events) == events;
+		if (ok || now_ms() > end)
+			break;
+		usleep(1000);
+	}
+	close(dev);
+	return ok;
 }
 
 /* The peer's end of the connection reached @fd (POLLRDHUP), within @ms. */
@@ -172,9 +214,10 @@ static long fill_splice(int fd)
 /*
  * Fill @fd with @filler until EAGAIN and stays so: over TCP,
  * acknowledgements still in flight may free space right after the failed
- * send, which legitimately records FD_WRITE; fetch it and fill again until
- * the eventfd stays silent.  Leaves FD_WRITE re-enabled by a failed send,
- * and not recorded.
+ * send, which legitimately records FD_WRITE; wait for them all, and if one
+ * recorded FD_WRITE fetch it and fill again.  Leaves FD_WRITE re-enabled by
+ * a failed send, not recorded, and nothing in flight that could record it
+ * later.
  */
 static void fill_settled_by(struct __test_metadata *_metadata, int fd,
 			    int efd, long (*filler)(int fd))
@@ -183,6 +226,7 @@ static void fill_settled_by(struct __test_metadata *_metadata, int fd,
 
 	for (i = 0; i < 20; i++) {
 		ASSERT_LE(0, filler(fd));
+		ASSERT_TRUE(nothing_in_flight(fd, FIRES_MS));
 		if (!signalled(efd, 2 * QUIET_MS))
 			return;
 		ASSERT_EQ(SS_FD_WRITE, events_of(fd, efd));
@@ -372,6 +416,29 @@ static bool pending_within(int l, int ms)
 	return poll(&p, 1, ms) == 1;
 }
 
+/*
+ * @n connections wait in the queue of @l, within @ms.  A TCP listener
+ * queues the connection when the client's last handshake packet arrives,
+ * which may be after the client's connect() returned; TCP_INFO tells how
+ * many wait.  An AF_UNIX connect() returns with its connection queued.
+ */
+static bool backlog_at_least(int l, int n, int ms)
+{
+	long long end = now_ms() + ms;
+	struct tcp_info ti;
+	socklen_t len;
+
+	do {
+		len = sizeof(ti);
+		if (getsockopt(l, IPPROTO_TCP, TCP_INFO, &ti, &len))
+			return true;	/* not TCP */
+		if ((int)ti.tcpi_unacked >= n)	/* for a listener: its queue */
+			return true;
+		usleep(1000);
+	} while (now_ms() < end);
+	return false;
+}
+
 /* --- accept --- */
 
 TEST_F(listener, accept_recorded_at_once_and_again_after_accept)
@@ -388,9 +455,13 @@ TEST_F(listener, accept_recorded_at_once_and_again_after_accept)
 	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
 	EXPECT_EQ(SS_FD_ACCEPT, events_of(self->l, self->efd));
 
-	/* Not recorded again until accept(). */
+	/*
+	 * Not recorded again until accept().  Over TCP the connection joins
+	 * the queue a moment after connect() returns: wait until it did.
+	 */
 	c2 = client(self, variant);
 	ASSERT_LE(0, c2);
+	ASSERT_TRUE(backlog_at_least(self->l, 2, FIRES_MS));
 	EXPECT_FALSE(signalled(self->efd, 2 * QUIET_MS));
 	EXPECT_EQ(0, events_of(self->l, self->efd));
 
@@ -1080,7 +1151,8 @@ TEST_F(tcp, data_behind_urgent_mark_reports_read)
 	ASSERT_EQ(1, send(self->sv[1], "a", 1, MSG_OOB));
 	ASSERT_EQ(2, send(self->sv[1], "bc", 2, 0));
 	ASSERT_TRUE(signalled(self->efd, FIRES_MS));
-	usleep(QUIET_MS * 1000);
+	/* the first event signals: the other may come a moment later */
+	ASSERT_TRUE(recorded_within(self->sv[0], SS_FD_READ | SS_FD_OOB, FIRES_MS));
 	EXPECT_EQ(SS_FD_READ | SS_FD_OOB, events_of(self->sv[0], self->efd));
 
 	ASSERT_EQ(1, recv(self->sv[0], buf, sizeof(buf), MSG_DONTWAIT));

@@ -47,28 +47,28 @@ TEST(connected_socket_reports_write_then_read)
 	ASSERT_GE(efd, 0);
 	ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
 	EXPECT_NE(0, fcntl(sv[0], F_GETFL) & O_NONBLOCK);
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, fetch(sv[0], efd, &ne));
 	EXPECT_EQ(0, ne.error_code[SS_FD_WRITE_BIT]);
 	EXPECT_EQ(0x55555555, ne.error_code[SS_FD_READ_BIT]);
 	EXPECT_FALSE(signalled(efd, 0));
 
 	ASSERT_EQ(5, send(sv[1], "hello", 5, 0));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
 	/* not re-recorded until recv */
 	ASSERT_EQ(5, send(sv[1], "again", 5, 0));
 	EXPECT_FALSE(signalled(efd, 100));
 	/* a partial recv re-enables and data remains: recorded at once */
 	ASSERT_EQ(3, recv(sv[0], buf, 3, 0));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
 	ASSERT_EQ(7, recv(sv[0], buf, sizeof(buf), 0));
 	EXPECT_FALSE(signalled(efd, 100));
 	EXPECT_EQ(0, fetch(sv[0], efd, &ne));
 
 	close(sv[1]);
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_CLOSE, fetch(sv[0], efd, &ne));
 	EXPECT_EQ(0, ne.error_code[SS_FD_CLOSE_BIT]);
 	close(sv[0]);
@@ -87,7 +87,7 @@ static int client_accept_reported(int l, int efd, const struct sockaddr_in *addr
 
 	if (c < 0)
 		return -1;
-	if (connect(c, (const void *)addr, len) || !signalled(efd, 1000) ||
+	if (connect(c, (const void *)addr, len) || !signalled(efd, WAIT_MS) ||
 	    fetch(l, efd, &ne) != SS_FD_ACCEPT) {
 		close(c);
 		return -1;
@@ -112,11 +112,11 @@ TEST(accept_inherits_and_reports)
 	a = accept(l, NULL, NULL);
 	ASSERT_GE(a, 0);
 	/* the accepted socket inherited the registration: FD_WRITE */
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_WRITE, fetch(a, efd, &ne));
 	EXPECT_EQ(0, fetch(l, efd, &ne));
 	ASSERT_EQ(2, send(c, "hi", 2, 0));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(a, efd, &ne));
 	close(c);
 	close(a);
@@ -140,7 +140,7 @@ TEST(queue_messages)
 	EXPECT_EQ(1234, m[0].msg);
 	EXPECT_EQ(SS_FD_WRITE, m[0].event);
 	ASSERT_EQ(3, send(sv[1], "abc", 3, 0));
-	usleep(50000);
+	ASSERT_TRUE(signalled(q, WAIT_MS));
 	n = ss_queue_read(q, m, 8);
 	ASSERT_EQ(1, n);
 	EXPECT_EQ(SS_FD_READ, m[0].event);
@@ -265,7 +265,7 @@ TEST(io_uring_event_loop)
 	struct ss_network_events ne;
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = { .tv_sec = 1 };
+	struct __kernel_timespec ts = { .tv_sec = WAIT_MS / 1000 };
 	struct io_uring ring;
 	char buf[4];
 	int sv[2], efd, round;
@@ -340,7 +340,7 @@ static void *wait_and_read(void *arg)
 	char buf[16];
 
 	w->result = -1;
-	if (poll(&p, 1, 5000) == 1 && (p.revents & POLLIN))
+	if (poll(&p, 1, WAIT_MS) == 1 && (p.revents & POLLIN))
 		w->result = (int)recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
 	if (write(w->done[1], "", 1) != 1)
 		w->result = -2;
@@ -349,7 +349,7 @@ static void *wait_and_read(void *arg)
 
 /*
  * A thread sleeps in poll() on @sock, then reads: true when it wakes up
- * with the @len bytes @peer sends once it (most likely) sleeps.
+ * with the @len bytes @peer sends once it sleeps.
  */
 static bool waiter_woken(int sock, int peer, int len)
 {
@@ -360,10 +360,11 @@ static bool waiter_woken(int sock, int peer, int len)
 
 	if (pipe(w.done) || pthread_create(&t, NULL, wait_and_read, &w))
 		return false;
-	usleep(100 * 1000);
-	woken = send(peer, "wake-up!", len, 0) == len;
+	/* asleep in poll(): what follows is a wake-up */
+	woken = threads_asleep(WAIT_MS);
+	woken = send(peer, "wake-up!", len, 0) == len && woken;
 	p = (struct pollfd){ .fd = w.done[0], .events = POLLIN };
-	woken = woken && poll(&p, 1, 3000) == 1;
+	woken = woken && poll(&p, 1, WAIT_MS) == 1;
 	pthread_join(t, NULL);
 	close(w.done[0]);
 	close(w.done[1]);
@@ -385,11 +386,11 @@ TEST(registered_socket_still_wakes_its_waiters)
 		TH_LOG("%s", kinds[i].name);
 		ASSERT_EQ(0, socket_pair(kinds[i].family, kinds[i].type, sv));
 		ASSERT_EQ(0, ss_event_select(sv[0], efd, SS_FD_READ | SS_FD_WRITE | SS_FD_CLOSE));
-		ASSERT_TRUE(signalled(efd, 1000));
+		ASSERT_TRUE(signalled(efd, WAIT_MS));
 		EXPECT_EQ(SS_FD_WRITE, fetch(sv[0], efd, &ne));
 
 		EXPECT_TRUE(waiter_woken(sv[0], sv[1], 8));
-		EXPECT_TRUE(signalled(efd, 1000));
+		EXPECT_TRUE(signalled(efd, WAIT_MS));
 		EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
 		close(sv[0]);
 		close(sv[1]);
@@ -423,7 +424,7 @@ TEST(accepted_after_cancel_wakes_its_waiters)
 	EXPECT_TRUE(transfer_ok(a, c, "both ways"));
 	EXPECT_FALSE(signalled(efd, 50));
 	close(a);
-	EXPECT_TRUE(peer_eof_within(c, 1000));
+	EXPECT_TRUE(peer_eof_within(c, WAIT_MS));
 	close(c);
 	close(l);
 	close(efd);
@@ -602,13 +603,13 @@ TEST(socket_that_listens_gives_its_callbacks_back)
 
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_ACCEPT, fetch(sv[0], efd, &ne));
 	a = accept(sv[0], NULL, NULL);
 	ASSERT_GE(a, 0);
 	EXPECT_EQ(SS_FD_ACCEPT | SS_FD_READ, ss_registered_events(a));
 	ASSERT_EQ(2, send(c, "hi", 2, 0));
-	ASSERT_TRUE(signalled(efd, 1000));
+	ASSERT_TRUE(signalled(efd, WAIT_MS));
 	EXPECT_EQ(SS_FD_READ, fetch(a, efd, &ne));
 	EXPECT_EQ(2, recv(a, buf, sizeof(buf), 0));
 	EXPECT_TRUE(waiter_woken(a, c, 3));
@@ -651,7 +652,8 @@ TEST(accept_begun_before_registration_wakes_its_waiters)
 	ac.listener = loopback_listener(&addr, &len);
 	ASSERT_GE(ac.listener, 0);
 	ASSERT_EQ(0, pthread_create(&t, NULL, accept_one, &ac));
-	usleep(100 * 1000);
+	/* asleep in accept(), in the protocol's own ops */
+	ASSERT_TRUE(threads_asleep(WAIT_MS));
 	ASSERT_EQ(0, ss_event_select(ac.listener, efd, SS_FD_ACCEPT));
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_EQ(0, connect(c, (void *)&addr, len));

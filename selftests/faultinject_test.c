@@ -211,7 +211,7 @@ static bool xfer(int from, int to)
 
 	if (send(from, "ping", 4, MSG_NOSIGNAL) != 4)
 		return false;
-	if (poll(&p, 1, 2000) != 1)
+	if (poll(&p, 1, WAIT_MS) != 1)
 		return false;
 	return recv(to, in, sizeof(in), MSG_DONTWAIT) == 4 && !memcmp(in, "ping", 4);
 }
@@ -482,7 +482,7 @@ FIXTURE_SETUP(fi)
 	ASSERT_EQ(0, unshare(CLONE_NEWNET));
 	ASSERT_EQ(0, lo_up());
 	ASSERT_EQ(0, open_ctx(&self->x));
-	for (i = 0; i < 100 && sockets_used() != 0; i++)
+	for (i = 0; i < WAIT_MS / 10 && sockets_used() != 0; i++)
 		usleep(10000);
 	self->sockets0 = sockets_used();
 	take(&self->x, &self->x.base);
@@ -501,7 +501,7 @@ FIXTURE_TEARDOWN(fi)
 	if (self->skip)
 		return;
 	/* nothing left behind by the whole sequence */
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < WAIT_MS / 10; i++) {
 		take(x, &end);
 		bad = compare(&x->base, &end, why, sizeof(why));
 		if (!bad && sockets_used() == self->sockets0)
@@ -1120,13 +1120,14 @@ static bool reports(struct fi_ctx *x, int fd, int peer, int sink, bool second)
 {
 	struct sharedsock_message m[8];
 	struct sharedsock_enum en;
-	int sfd = sink_fd(x, sink, second), i, n;
+	int sfd = sink_fd(x, sink, second), n;
+	long end = now_us() + WAIT_MS * 1000L;
 	bool seen = false;
 	char c;
 
 	if (send(peer, "r", 1, MSG_NOSIGNAL) != 1)
 		return false;
-	for (i = 0; i < 20 && !seen; i++) {
+	while (!seen && now_us() < end) {
 		if (!readable_within(sfd, 100))
 			continue;
 		if (sink == SHAREDSOCK_SINK_EVENTFD) {
@@ -1141,7 +1142,7 @@ static bool reports(struct fi_ctx *x, int fd, int peer, int sink, bool second)
 		for (n = n < 0 ? 0 : n / (int)sizeof(m[0]); n-- > 0;)
 			seen |= m[n].socket_ino == ino_of(fd);
 	}
-	return readable_within(fd, 1000) && recv(fd, &c, 1, MSG_DONTWAIT) == 1 && seen;
+	return readable_within(fd, WAIT_MS) && recv(fd, &c, 1, MSG_DONTWAIT) == 1 && seen;
 }
 
 static const char *select_first_ok(struct fi_ctx *x, long ret)
@@ -1278,7 +1279,7 @@ static int enum_setup(struct fi_ctx *x)
 	    send(x->b, "x", 1, 0) != 1)
 		return -1;
 	/* FD_WRITE and FD_READ recorded */
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < WAIT_MS / 10; i++) {
 		if (!peek(x, x->a, &en) && (en.events & SHAREDSOCK_FD_READ))
 			return 0;
 		usleep(10000);
@@ -1351,7 +1352,7 @@ static const char *queue_ok(struct fi_ctx *x, long ret)
 	if (socket_pair(AF_INET, SOCK_STREAM, sv))
 		return "no socket pair";
 	if (do_select(x, sv[0], SHAREDSOCK_SINK_QUEUE, ret, MASK) ||
-	    !readable_within(ret, 2000))
+	    !readable_within(ret, WAIT_MS))
 		bad = "the new queue does not work";
 	close(sv[0]);
 	close(sv[1]);
@@ -1408,7 +1409,7 @@ static int accept_setup(struct fi_ctx *x)
 	x->c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (x->c < 0 || connect(x->c, (void *)&x->laddr, sizeof(x->laddr)))
 		return -1;
-	if (!readable_within(x->l, 2000))
+	if (!readable_within(x->l, WAIT_MS))
 		return -1;
 	/* empty the sink: what follows comes from the accepted socket */
 	usleep(10000);
@@ -1434,7 +1435,7 @@ static const char *accept_failed(struct fi_ctx *x, int err)
 
 	(void)err;
 	/* the connection waits in the queue, intact */
-	if (!readable_within(x->l, 1000))
+	if (!readable_within(x->l, WAIT_MS))
 		return "the pending connection is gone";
 	s = accept4(x->l, NULL, NULL, SOCK_CLOEXEC);
 	if (s < 0)

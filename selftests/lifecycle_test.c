@@ -217,7 +217,7 @@ TEST(redeemed_token_cannot_be_redeemed_or_revoked_again)
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
 	EXPECT_EQ(1, recv(sv[1], buf, sizeof(buf), 0));
 	EXPECT_EQ(0, wait_exit(pid));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 
@@ -249,7 +249,7 @@ TEST(each_token_holds_its_own_reference)
 	EXPECT_TRUE(peer_open_for(sv[1], 20));	/* t3 still holds it */
 
 	ASSERT_EQ(0, ss_revoke(&t3));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	EXPECT_EQ(-1, ss_socket_from_info(&t3, 0));
 	EXPECT_EQ(EINVAL, errno);
 	close(sv[1]);
@@ -294,7 +294,7 @@ TEST(target_cannot_revoke_its_token)
 	/* the target's attempt left the token, and so the socket, alone */
 	EXPECT_TRUE(peer_open_for(sv[1], 50));
 	EXPECT_EQ(0, ss_revoke(&info));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
 	EXPECT_EQ(0, wait_exit(pid));
 	close(sv[1]);
@@ -347,7 +347,7 @@ TEST(sibling_of_same_user_cannot_revoke)
 	EXPECT_EQ(1, recv(sv[1], &c, 1, 0));
 	EXPECT_EQ('t', c);
 	EXPECT_EQ(0, wait_exit(target));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 
@@ -393,7 +393,7 @@ TEST(only_the_exporting_process_revokes_across_users)
 	ASSERT_EQ(0, send_info(to_child[1], &info));
 	EXPECT_EQ(1, recv(sv[1], &c, 1, 0));
 	EXPECT_EQ(0, wait_exit(pid));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 
 	/* 2. nobody exports to itself; neither root nor another nobody revoke. */
@@ -432,7 +432,7 @@ TEST(only_the_exporting_process_revokes_across_users)
 	EXPECT_TRUE(peer_open_for(sv[1], 50));
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
 	EXPECT_EQ(0, wait_exit(pid));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 
@@ -442,20 +442,39 @@ TEST(only_the_exporting_process_revokes_across_users)
 TEST(redeemed_socket_outlives_the_token_ttl)
 {
 	struct ss_protocol_info info;
+	long long start, elapsed;
+	unsigned int ttl;
 	int sv[2], fd;
 
-	ASSERT_EQ(0, stream_pair(sv));
-	ASSERT_EQ(0, export_last(&sv[0], getpid(), 100, &info));
-	fd = ss_socket_from_info(&info, 0);
-	ASSERT_GE(fd, 0);
-	usleep(300 * 1000);
+	/*
+	 * The redeem must come within the lifetime: a thread that was not
+	 * run in time finds the token expired, and tries again with a
+	 * lifetime four times as long.
+	 */
+	for (ttl = 100;; ttl *= 4) {
+		ASSERT_LE(ttl, 25600) TH_LOG("never redeemed within the lifetime");
+		ASSERT_EQ(0, stream_pair(sv));
+		start = now_ms();
+		ASSERT_EQ(0, export_last(&sv[0], getpid(), ttl, &info));
+		fd = ss_socket_from_info(&info, 0);
+		if (fd >= 0)
+			break;
+		/* only a redeem after the lifetime (less a tick) may fail */
+		ASSERT_EQ(EINVAL, errno);
+		ASSERT_GE(now_ms() - start, ttl - 10);
+		close(sv[1]);
+	}
+	/* well past the end of the lifetime */
+	elapsed = now_ms() - start;
+	if (elapsed < 3 * ttl)
+		usleep((3 * ttl - elapsed) * 1000);
 	EXPECT_TRUE(peer_open_for(sv[1], 0));
 	EXPECT_TRUE(transfer_ok(fd, sv[1], "late"));
 	EXPECT_TRUE(transfer_ok(sv[1], fd, "reply"));
 	EXPECT_EQ(-1, ss_revoke(&info));
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 
@@ -476,7 +495,7 @@ TEST(autoreaped_target_frees_its_token)
 	ASSERT_EQ(0, export_last(&sv[0], pid, 0, &info));
 	EXPECT_TRUE(peer_open_for(sv[1], 50));
 	ASSERT_EQ(1, write(ctl[1], "x", 1));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	EXPECT_EQ(-1, ss_revoke(&info));
 	EXPECT_EQ(EINVAL, errno);
 	close(sv[1]);
@@ -500,7 +519,7 @@ TEST(other_process_exit_leaves_own_token_alive)
 	ASSERT_EQ(0, export_last(&sa[0], pid, 0, &theirs));
 	ASSERT_EQ(0, export_last(&sb[0], getpid(), 0, &mine));
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	EXPECT_TRUE(peer_eof_within(sa[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sa[1], WAIT_MS));
 	EXPECT_TRUE(peer_open_for(sb[1], 100));
 	EXPECT_EQ(128 + SIGKILL, wait_exit(pid));
 	EXPECT_TRUE(peer_open_for(sb[1], 50));
@@ -508,7 +527,7 @@ TEST(other_process_exit_leaves_own_token_alive)
 	ASSERT_GE(fd, 0);
 	EXPECT_TRUE(transfer_ok(fd, sb[1], "mine"));
 	close(fd);
-	EXPECT_TRUE(peer_eof_within(sb[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sb[1], WAIT_MS));
 	close(sa[1]);
 	close(sb[1]);
 }
@@ -536,7 +555,7 @@ TEST(thread_exit_keeps_the_process_token)
 	ASSERT_GE(fd, 0);
 	EXPECT_TRUE(transfer_ok(fd, sv[1], "threads"));
 	close(fd);
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 
@@ -592,7 +611,7 @@ TEST(leader_exit_keeps_tokens_for_remaining_threads)
 	ASSERT_EQ(0, stream_pair(sb));
 	ASSERT_EQ(0, export_last(&sa[0], pid, 0, &info[0]));
 	ASSERT_EQ(1, write(go[1], "x", 1));
-	for (i = 0; i < 200 && proc_state(pid) != 'Z'; i++)
+	for (i = 0; i < WAIT_MS / 5 && proc_state(pid) != 'Z'; i++)
 		usleep(5000);
 	ASSERT_EQ('Z', proc_state(pid)) TH_LOG("leader did not exit");
 	EXPECT_TRUE(peer_open_for(sa[1], 100));
@@ -601,8 +620,8 @@ TEST(leader_exit_keeps_tokens_for_remaining_threads)
 	EXPECT_EQ(1, recv(sa[1], &c, 1, 0));
 	EXPECT_EQ(1, recv(sb[1], &c, 1, 0));
 	EXPECT_EQ(0, wait_exit(pid));
-	EXPECT_TRUE(peer_eof_within(sa[1], 1000));
-	EXPECT_TRUE(peer_eof_within(sb[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sa[1], WAIT_MS));
+	EXPECT_TRUE(peer_eof_within(sb[1], WAIT_MS));
 	close(sa[1]);
 	close(sb[1]);
 }
@@ -632,17 +651,17 @@ TEST(export_to_exited_process_fails_and_holds_nothing)
 	/* never a target */
 	EXPECT_EQ(-1, export_last(&sa[0], fresh, 0, &info));
 	EXPECT_EQ(ESRCH, errno);
-	EXPECT_TRUE(peer_eof_within(sa[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sa[1], WAIT_MS));
 
 	/* a target that had a token, then died */
 	ASSERT_EQ(0, export_last(&sb[0], dying, 0, &info));
 	EXPECT_TRUE(peer_open_for(sb[1], 20));
 	ASSERT_EQ(1, write(ctl[1], "x", 1));
 	ASSERT_EQ(0, wait_zombie(dying));
-	EXPECT_TRUE(peer_eof_within(sb[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sb[1], WAIT_MS));
 	EXPECT_EQ(-1, export_last(&sc[0], dying, 0, &info));
 	EXPECT_EQ(ESRCH, errno);
-	EXPECT_TRUE(peer_eof_within(sc[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sc[1], WAIT_MS));
 
 	EXPECT_EQ(0, wait_exit(fresh));
 	EXPECT_EQ(0, wait_exit(dying));
@@ -694,7 +713,7 @@ TEST(emfile_keeps_the_token_redeemable)
 	EXPECT_EQ(-1, ss_socket_from_info(&b, 0));
 	EXPECT_EQ(EMFILE, errno);
 	EXPECT_EQ(0, ss_revoke(&b));
-	EXPECT_TRUE(peer_eof_within(sb[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sb[1], WAIT_MS));
 
 	close(dups[--ndup]);
 	fd = ss_socket_from_info(&a, 0);
@@ -709,7 +728,7 @@ TEST(emfile_keeps_the_token_redeemable)
 		close(dups[--ndup]);
 	EXPECT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
 	close(fd);
-	EXPECT_TRUE(peer_eof_within(sa[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sa[1], WAIT_MS));
 	close(sa[1]);
 	close(sb[1]);
 }
@@ -819,7 +838,7 @@ static int run_race(int n, int revokers, int rounds, int *revoked)
 				if (i >= revokers && race.result[i] >= 0)
 					close(race.result[i]);
 		}
-		if (!peer_eof_within(sv[1], 1000)) {
+		if (!peer_eof_within(sv[1], WAIT_MS)) {
 			fprintf(stderr, "# round %d: socket not freed\n", round);
 			bad++;
 		}
@@ -991,7 +1010,7 @@ static int run_grow_race(int n, int revokers, unsigned int ttl_ms,
 		if (status == 1 && n > revokers &&
 		    recv(sv[1], &c, 1, MSG_DONTWAIT) == 1)
 			(*redeemed)++;
-		if (!peer_eof_within(sv[1], 1000)) {
+		if (!peer_eof_within(sv[1], WAIT_MS)) {
 			fprintf(stderr, "# round %d: socket not freed\n", round);
 			bad++;
 		}
@@ -1057,7 +1076,7 @@ TEST(redeem_racing_expiry_leaks_nothing)
 		} else {
 			bad++;
 		}
-		if (!peer_eof_within(sv[1], 1000))
+		if (!peer_eof_within(sv[1], WAIT_MS))
 			leaked++;
 		close(sv[1]);
 	}
@@ -1122,7 +1141,7 @@ TEST(target_exit_racing_redeem_leaks_nothing)
 		ASSERT_EQ(0, export_last(&sv[0], pid, 0, &info));
 		ASSERT_EQ(0, send_info(p[1], &info));
 		close(p[1]);
-		if (!peer_eof_within(sv[1], 1000))
+		if (!peer_eof_within(sv[1], WAIT_MS))
 			leaked++;
 		if (wait_exit(pid) != 0)
 			bad++;
@@ -1162,7 +1181,7 @@ TEST(revoke_racing_target_exit_leaks_nothing)
 			gone++;
 		else
 			bad++;
-		if (!peer_eof_within(sv[1], 1000))
+		if (!peer_eof_within(sv[1], WAIT_MS))
 			leaked++;
 		if (wait_exit(pid) != 0)
 			bad++;
@@ -1242,7 +1261,7 @@ TEST(hundred_tokens_revoke_odd_redeem_even)
 		EXPECT_EQ(0, ss_revoke(&info[i])) TH_LOG("token %d", i);
 	for (i = 0; i < MAX_TOKENS; i++) {
 		if (i % 2) {
-			EXPECT_TRUE(peer_eof_within(peer[i], 1000))
+			EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS))
 				TH_LOG("revoked token %d not freed", i);
 		} else {
 			EXPECT_TRUE(peer_open_for(peer[i], 0))
@@ -1259,7 +1278,7 @@ TEST(hundred_tokens_revoke_odd_redeem_even)
 	ASSERT_EQ(1, write(to_child[1], "q", 1));
 	EXPECT_EQ(0, wait_exit(pid));
 	for (i = 0; i < MAX_TOKENS; i += 2)
-		EXPECT_TRUE(peer_eof_within(peer[i], 1000));
+		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS));
 	for (i = 0; i < MAX_TOKENS; i++)
 		close(peer[i]);
 }
@@ -1297,7 +1316,7 @@ TEST(tokens_of_different_targets_are_independent)
 		}
 	ASSERT_EQ(0, kill(pid[victim], SIGKILL));
 	for (i = 0; i < PER_TARGET; i++)
-		EXPECT_TRUE(peer_eof_within(peer[victim][i], 1000));
+		EXPECT_TRUE(peer_eof_within(peer[victim][i], WAIT_MS));
 	EXPECT_EQ(-1, ss_revoke(&info[victim][0]));
 	EXPECT_EQ(EINVAL, errno);
 	for (t = 0; t < TARGETS; t++)
@@ -1324,7 +1343,7 @@ TEST(tokens_of_different_targets_are_independent)
 	}
 	for (t = 0; t < TARGETS; t++)
 		for (i = 0; i < PER_TARGET; i++) {
-			EXPECT_TRUE(peer_eof_within(peer[t][i], 1000));
+			EXPECT_TRUE(peer_eof_within(peer[t][i], WAIT_MS));
 			close(peer[t][i]);
 		}
 }
@@ -1407,7 +1426,7 @@ TEST_F(pair, revoke_drops_the_reference_and_blocks_redeem)
 	ASSERT_EQ(0, export_last(&self->sv[0], pid, 0, &info));
 	EXPECT_TRUE(peer_open_for(self->sv[1], 100));
 	ASSERT_EQ(0, ss_revoke(&info));
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 	EXPECT_EQ(-1, ss_revoke(&info));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, send_info(to_child[1], &info));
@@ -1416,7 +1435,8 @@ TEST_F(pair, revoke_drops_the_reference_and_blocks_redeem)
 
 /*
  * A 100 ms token: alive at first, freed by its expiry on time (not early,
- * not seconds late), then neither redeemable nor revocable.
+ * not seconds late), then neither redeemable nor revocable.  "Alive at
+ * first" holds for the lifetime: a check that ran late meets the expiry.
  */
 TEST_F(pair, expiry_drops_the_reference_promptly)
 {
@@ -1426,8 +1446,8 @@ TEST_F(pair, expiry_drops_the_reference_promptly)
 	ASSERT_EQ(0, socket_pair(variant->family, variant->type, self->sv));
 	start = now_ms();
 	ASSERT_EQ(0, export_last(&self->sv[0], getpid(), 100, &info));
-	EXPECT_TRUE(peer_open_for(self->sv[1], 20));
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_open_for(self->sv[1], 20) || now_ms() - start >= 90);
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 	elapsed = now_ms() - start;
 	EXPECT_GE(elapsed, 90);
 	EXPECT_LE(elapsed, 500);
@@ -1453,7 +1473,7 @@ TEST_F(pair, killed_target_frees_token_before_reap)
 	ASSERT_EQ(0, export_last(&self->sv[0], pid, 0, &info));
 	EXPECT_TRUE(peer_open_for(self->sv[1], 100));
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 	EXPECT_EQ(-1, ss_revoke(&info));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(128 + SIGKILL, wait_exit(pid));
@@ -1473,7 +1493,7 @@ TEST_F(pair, exited_target_frees_token_before_reap)
 	ASSERT_EQ(0, export_last(&self->sv[0], pid, 0, &info));
 	EXPECT_TRUE(peer_open_for(self->sv[1], 100));
 	ASSERT_EQ(1, write(ctl[1], "x", 1));
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 	EXPECT_EQ(-1, ss_revoke(&info));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, wait_exit(pid));
@@ -1547,8 +1567,8 @@ TEST_F(params, default_ttl_applies_to_ttl_zero)
 	ASSERT_EQ(0, write_param("default_ttl_ms", 150));
 	start = now_ms();
 	ASSERT_EQ(0, export_last(&self->sv[0], getpid(), 0, &info));
-	EXPECT_TRUE(peer_open_for(self->sv[1], 20));
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_open_for(self->sv[1], 20) || now_ms() - start >= 140);
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 	elapsed = now_ms() - start;
 	EXPECT_GE(elapsed, 140);
 	EXPECT_LE(elapsed, 600);
@@ -1582,7 +1602,7 @@ TEST_F(params, max_ttl_rejects_longer_lifetimes)
 	/* the refused exports left no token: closing frees the socket */
 	close(self->sv[0]);
 	self->sv[0] = -1;
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 }
 
 /* A default_ttl_ms above max_ttl_ms is clamped to the maximum. */
@@ -1597,8 +1617,8 @@ TEST_F(params, default_above_max_is_clamped)
 	ASSERT_EQ(0, write_param("default_ttl_ms", 5000));
 	start = now_ms();
 	ASSERT_EQ(0, export_last(&self->sv[0], getpid(), 0, &info));
-	EXPECT_TRUE(peer_open_for(self->sv[1], 20));
-	EXPECT_TRUE(peer_eof_within(self->sv[1], 1000));
+	EXPECT_TRUE(peer_open_for(self->sv[1], 20) || now_ms() - start >= 190);
+	EXPECT_TRUE(peer_eof_within(self->sv[1], WAIT_MS));
 	elapsed = now_ms() - start;
 	EXPECT_GE(elapsed, 190);
 	EXPECT_LE(elapsed, 700);
@@ -1687,7 +1707,7 @@ FIXTURE_TEARDOWN(unload)
 	if (self->ko && !module_loaded()) {
 		EXPECT_EQ(0, load_module(self->ko))
 			TH_LOG("reloading %s: %s", self->ko, strerror(errno));
-		EXPECT_TRUE(wait_for_device(1000));
+		EXPECT_TRUE(wait_for_device(WAIT_MS));
 	}
 }
 
@@ -1737,7 +1757,7 @@ TEST_F(unload, refused_while_the_device_is_open)
 	ASSERT_GE(fd, 0);
 	EXPECT_TRUE(transfer_ok(fd, sv[1], "still-here"));
 	close(fd);
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 
@@ -1786,7 +1806,7 @@ TEST_F(unload, frees_pending_tokens_then_reloads)
 		EXPECT_TRUE(peer_open_for(peer[i], 0));
 
 	/* exiting helpers of earlier tests may still hold the device */
-	deadline = now_ms() + 2000;
+	deadline = now_ms() + WAIT_MS;
 	while ((ret = unload_module()) == -1 &&
 	       (errno == EWOULDBLOCK || errno == EBUSY) &&
 	       now_ms() < deadline)
@@ -1796,12 +1816,12 @@ TEST_F(unload, frees_pending_tokens_then_reloads)
 	EXPECT_EQ(-1, open(SHAREDSOCK_DEVICE_PATH, O_RDWR | O_CLOEXEC));
 	EXPECT_EQ(ENOENT, errno);
 	for (i = 0; i < UNLOAD_SELF + UNLOAD_CHILD; i++)
-		EXPECT_TRUE(peer_eof_within(peer[i], 1000))
+		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS))
 			TH_LOG("token %d survived the unload", i);
 
 	ASSERT_EQ(0, load_module(self->ko))
 		TH_LOG("finit_module(%s): %s", self->ko, strerror(errno));
-	ASSERT_TRUE(wait_for_device(1000));
+	ASSERT_TRUE(wait_for_device(WAIT_MS));
 	self->dev = dev_open();
 	ASSERT_GE(self->dev, 0);
 	EXPECT_EQ(-1, raw_redeem(self->dev, &old, 0));
@@ -1814,7 +1834,7 @@ TEST_F(unload, frees_pending_tokens_then_reloads)
 	ASSERT_GE(fd, 0);
 	EXPECT_TRUE(transfer_ok(fd, sv[1], "reloaded"));
 	close(fd);
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 	close(self->dev);
 	self->dev = -1;

@@ -467,7 +467,8 @@ static bool op_self_handoff(struct thr *t)
 		return false;
 	}
 	kind = w->ent[e].kind;
-	ret = ss_duplicate_socket_ttl(w->ent[e].fd, getpid(), below(&t->rng, 2) ? 0 : 5000,
+	/* a lifetime of its own or the default: either outlasts the redeem */
+	ret = ss_duplicate_socket_ttl(w->ent[e].fd, getpid(), below(&t->rng, 2) ? 0 : 30000,
 				      &info);
 	unlock(w);
 	if (ret) {
@@ -956,10 +957,14 @@ static int child_main(struct entry *snap, int n, int inbox, int queue, int efd,
 			break;
 		}
 	}
-	/* tokens the worker sent us: redeem some, leave the rest pending */
-	while (poll(&p, 1, 200) == 1) {
+	/*
+	 * Tokens the worker sends us, up to its end mark (kind -1): redeem
+	 * some, leave the rest pending.  Its exports follow our fork at once,
+	 * but nothing says how soon we run: wait for the mark, not a time.
+	 */
+	while (poll(&p, 1, WAIT_MS) == 1) {
 		k = read(inbox, &m, sizeof(m));
-		if (k != sizeof(m))
+		if (k != sizeof(m) || m.kind < 0)
 			break;
 		if (below(&r, 2))
 			continue;
@@ -1032,6 +1037,10 @@ static bool op_fork(struct thr *t)
 			if (write(p[1], &m, sizeof(m)) != sizeof(m))
 				break;
 		}
+		/* the end mark: the child waits for it before it exits */
+		m.kind = -1;
+		if (write(p[1], &m, sizeof(m)) != sizeof(m))
+			bad("end of the tokens for child %d: %s", pid, strerror(errno));
 	}
 	unlock(w);
 	close(p[0]);
@@ -1453,6 +1462,7 @@ struct sink {
 	int ep;
 	int lfd[3];
 	int nl;
+	int nlisteners;		/* listening sockets (lfd[1] may repeat lfd[0]) */
 	int open;
 	atomic_int done;	/* set when no new connection can come */
 };
@@ -1518,7 +1528,7 @@ static void *sink_main(void *arg)
 {
 	struct sink *s = arg;
 	struct epoll_event ev[64];
-	int i, n, idle = 0;
+	int i, n;
 
 	for (;;) {
 		n = epoll_wait(s->ep, ev, 64, 50);
@@ -1534,8 +1544,14 @@ static void *sink_main(void *arg)
 			/* connections still in a backlog come first */
 			for (i = 0; i < s->nl; i++)
 				sink_accept(s, s->lfd[i]);
-			idle = n == 0 && s->open == 0 ? idle + 1 : 0;
-			if (idle >= 4)
+			/*
+			 * Every stream read to its end, and no socket left in
+			 * the namespace but our listeners: none can still be
+			 * connecting (a handshake completes in the listener a
+			 * moment after connect() returned), none still held by
+			 * a token the module is freeing.
+			 */
+			if (n == 0 && s->open == 0 && sockets_used() == s->nlisteners)
 				return NULL;
 		}
 	}
@@ -1595,6 +1611,33 @@ static long get_regs(void *arg)
 	return dev_status(*(int *)arg, &st) ? -1 : (long)st.registrations;
 }
 
+#define MAXREGS		4096
+
+/* The registrations there before the run (of earlier tests). */
+struct regs_before {
+	int dev;
+	int n;
+	unsigned long long ino[MAXREGS];
+};
+
+/* Registrations that were not there before the run, or -1. */
+static long get_new_regs(void *arg)
+{
+	static unsigned long long now[MAXREGS];
+	struct regs_before *b = arg;
+	int n = registration_inos(b->dev, now, MAXREGS), i, j;
+	long fresh = 0;
+
+	if (n < 0 || n > MAXREGS)
+		return -1;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < b->n && b->ino[j] != now[i]; j++)
+			;
+		fresh += j == b->n;
+	}
+	return fresh;
+}
+
 TEST(stress)
 {
 	long seconds = env_long("SHAREDSOCK_STRESS_SECONDS", 10);
@@ -1602,6 +1645,7 @@ TEST(stress)
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct sink sink = { .ep = -1 };
+	static struct regs_before regs0;
 	long refcnt0, refcnt1, socks0, socks1, start, end, left, elapsed;
 	int dev, i, status_w, slot, stuck = 0;
 	pthread_t sink_tid;
@@ -1623,18 +1667,19 @@ TEST(stress)
 	refcnt0 = module_refcnt();
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	ASSERT_TRUE(wait_for(get_sockets, NULL, 0, 2000));
+	ASSERT_TRUE(wait_for(get_sockets, NULL, 0, WAIT_MS));
 	socks0 = sockets_used();
-	/* tokens of earlier tests may still be expiring: a stable baseline */
+	/*
+	 * Tokens of earlier tests may still be being freed: a baseline
+	 * without them.  Registrations on their sockets may go later still:
+	 * the run must leave none but those there now.
+	 */
+	ASSERT_LE(0, tokens_settled(WAIT_MS));
 	ASSERT_EQ(0, dev_status(dev, &st0));
-	for (i = 0; i < 100; i++) {
-		usleep(20000);
-		ASSERT_EQ(0, dev_status(dev, &st1));
-		if (st1.tokens_pending == st0.tokens_pending &&
-		    st1.registrations == st0.registrations)
-			break;
-		st0 = st1;
-	}
+	regs0.dev = dev;
+	regs0.n = registration_inos(dev, regs0.ino, MAXREGS);
+	ASSERT_GE(regs0.n, 0);
+	ASSERT_LE(regs0.n, MAXREGS);
 
 	/* the sink's listeners: TCP over IPv4 and IPv6, and AF_UNIX */
 	sink.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1667,6 +1712,7 @@ TEST(stress)
 	for (i = 0; i < 3; i++) {
 		if (sink.lfd[i] < 0)
 			continue;
+		sink.nlisteners++;
 		ev.data.u64 = 0xffffffff00000000ULL | i;
 		ASSERT_EQ(0, epoll_ctl(sink.ep, EPOLL_CTL_ADD, sink.lfd[i], &ev));
 		atomic_fetch_add(&shm->sockets, 1);
@@ -1733,7 +1779,8 @@ TEST(stress)
 	atomic_store(&sink.done, 1);
 	for (i = 0; i < 1500 && pthread_tryjoin_np(sink_tid, NULL); i++)
 		usleep(10000);
-	EXPECT_LT(i, 1500) TH_LOG("%d streams never ended", sink.open);
+	EXPECT_LT(i, 1500) TH_LOG("%d streams never ended, %ld sockets in the namespace",
+				  sink.open, sockets_used());
 	if (i == 1500) {
 		pthread_cancel(sink_tid);
 		pthread_join(sink_tid, NULL);
@@ -1786,18 +1833,19 @@ TEST(stress)
 	}
 
 	/* nothing left behind */
-	EXPECT_TRUE(wait_for(get_pending, &dev, st0.tokens_pending, 5000))
+	EXPECT_TRUE(wait_for(get_pending, &dev, st0.tokens_pending, WAIT_MS))
 		TH_LOG("tokens pending: %ld, %u before", get_pending(&dev),
 		       st0.tokens_pending);
-	EXPECT_TRUE(wait_for(get_regs, &dev, st0.registrations, 5000))
-		TH_LOG("registrations: %ld, %u before", get_regs(&dev),
-		       st0.registrations);
-	EXPECT_TRUE(wait_for(get_sockets, NULL, socks0, 10000));
+	EXPECT_TRUE(wait_for(get_new_regs, &regs0, 0, WAIT_MS))
+		TH_LOG("registrations: %ld, %u before, %ld made by the run",
+		       get_regs(&dev), st0.registrations, get_new_regs(&regs0));
+	EXPECT_LE(get_regs(&dev), st0.registrations);
+	EXPECT_TRUE(wait_for(get_sockets, NULL, socks0, WAIT_MS));
 	socks1 = sockets_used();
 	ksft_print_msg("sockets in use in the namespace: %ld before, %ld after\n",
 		       socks0, socks1);
 	close(dev);
-	for (i = 0; i < 250 && (refcnt1 = module_refcnt()) > refcnt0; i++)
+	for (i = 0; i < WAIT_MS / 20 && (refcnt1 = module_refcnt()) > refcnt0; i++)
 		usleep(20000);
 	ksft_print_msg("module refcnt: %ld before, %ld after\n", refcnt0, refcnt1);
 	EXPECT_LE(refcnt1, refcnt0);

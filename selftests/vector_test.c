@@ -144,7 +144,12 @@ static const struct kind *mixed_kind(unsigned int i)
 	return kind_of(i, true);
 }
 
-/* tokens_pending of SHAREDSOCK_IOC_STATUS, or -1. */
+/*
+ * tokens_pending of SHAREDSOCK_IOC_STATUS, or -1.  A test counts from a
+ * base taken with tokens_settled(): earlier tests' tokens of processes
+ * that exited are freed by the module a moment after, and must not go
+ * while the test counts.
+ */
 static long pending(int dev)
 {
 	struct sharedsock_status st;
@@ -371,7 +376,7 @@ static int batch_target(int info_rd, pid_t exporter, const int *exp,
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		msg_to(msg, sizeof(msg), i);
-		if (!got_within(fds[i], msg, 2000)) {
+		if (!got_within(fds[i], msg, WAIT_MS)) {
 			dprintf(2, "# target: fds[%u] did not get %s\n", i, msg);
 			return 7;
 		}
@@ -398,7 +403,7 @@ static void cross_process_batch(struct __test_metadata *_metadata,
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
 	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(n, mixed ? mixed_kind : tcp_kind, exp, peer));
 	ASSERT_EQ(0, pipe(to_child));
@@ -425,7 +430,7 @@ static void cross_process_batch(struct __test_metadata *_metadata,
 
 	for (unsigned int i = 0; i < n; i++) {
 		msg_from(msg, sizeof(msg), i);
-		EXPECT_TRUE(got_within(peer[i], msg, 5000)) {
+		EXPECT_TRUE(got_within(peer[i], msg, WAIT_MS)) {
 			TH_LOG("peer %u did not get the target's reply", i);
 		}
 	}
@@ -474,7 +479,8 @@ TEST(partial_redeem_by_room)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	redeemed0 = redeemed(dev);
 	ASSERT_EQ(0, open_pairs(10, unix_kind, exp, peer));
 	ASSERT_EQ(0, ss_duplicate_sockets(exp, 10, getpid(), 0, &info));
@@ -519,7 +525,8 @@ TEST(single_redeem_takes_one_at_a_time)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(6, mixed_kind, exp, peer));
 	ASSERT_EQ(0, ss_duplicate_sockets(exp, 6, getpid(), 0, &info));
 	for (int i = 0; i < 6; i++) {
@@ -594,7 +601,8 @@ TEST(full_descriptor_table_leaves_the_rest_in_token)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(5, unix_kind, exp, peer));
 	ASSERT_EQ(0, ss_duplicate_sockets(exp, 5, getpid(), 0, &info));
 
@@ -706,7 +714,8 @@ TEST(duplicate_vec_rejects_bad_arguments)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(4, stream_kind_of, exp, peer));
 	ASSERT_EQ(0, pipe(p));
 	closed = dup(p[0]);
@@ -779,7 +788,7 @@ TEST(duplicate_vec_rejects_bad_arguments)
 	/* no reference was left behind by any failed call */
 	close_all(exp, 4);
 	for (int i = 0; i < 4; i++) {
-		EXPECT_TRUE(peer_eof_within(peer[i], 1000)) {
+		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS)) {
 			TH_LOG("peer %d kept open", i);
 		}
 	}
@@ -805,7 +814,8 @@ TEST(duplicate_vec_argument_size_and_writeback)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(3, stream_kind_of, exp, peer));
 
 	ext.a = dv_args(exp, 3, getpid());
@@ -832,7 +842,7 @@ TEST(duplicate_vec_argument_size_and_writeback)
 
 	close_all(exp, 3);
 	for (int i = 0; i < 3; i++) {
-		EXPECT_TRUE(peer_eof_within(peer[i], 1000)) {
+		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS)) {
 			TH_LOG("peer %d kept open", i);
 		}
 	}
@@ -851,7 +861,8 @@ TEST(duplicate_vec_max_count)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	for (int i = 0; i < VEC_MAX; i++)
 		big[i] = sv[0];
@@ -868,7 +879,7 @@ TEST(duplicate_vec_max_count)
 	close_all(fds, VEC_MAX);
 	free(fds);
 	close(sv[0]);
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 
@@ -887,7 +898,8 @@ TEST(redeem_vec_rejects_bad_arguments)
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, open_pairs(3, unix_kind, exp, peer));
 	ASSERT_EQ(0, dup_vec(dev, exp, 3, getpid(), &info));
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	socks = count_socket_fds();
 	memset(fds, -1, sizeof(fds));
 
@@ -951,7 +963,8 @@ static void redeem_to_bad_buffer(struct __test_metadata *_metadata,
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, open_pairs(3, unix_kind, exp, peer));
 	ASSERT_EQ(0, dup_vec(dev, exp, 3, getpid(), &info));
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	socks = count_socket_fds();
 
 	EXPECT_TRUE(fails_with(redeem_vec(dev, &info, bad, 3, 0), EFAULT)) {
@@ -1023,7 +1036,8 @@ TEST(redeem_vec_by_other_process_fails)
 					       mine[i]) == 0, 2);
 		_exit(0);
 	}
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, ss_duplicate_sockets(exp, 4, pid, 0, &info));
 	to_kernel_info(&info, &kinfo);
 	socks = count_socket_fds();
@@ -1048,7 +1062,8 @@ TEST(replay_after_complete_redeem_fails)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(3, unix_kind, exp, peer));
 	ASSERT_EQ(0, ss_duplicate_sockets(exp, 3, getpid(), 0, &info));
 	ASSERT_EQ(3, ss_sockets_from_info(&info, fds, 3, 0));
@@ -1071,7 +1086,8 @@ TEST(library_argument_errors)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(2, unix_kind, exp, peer));
 
 	EXPECT_TRUE(fails_with(ss_duplicate_sockets(exp, 2, getpid(), 0, NULL),
@@ -1114,6 +1130,8 @@ FIXTURE_SETUP(cap)
 	ASSERT_EQ(0, param_read("max_user_tokens", self->max_user_tokens,
 				sizeof(self->max_user_tokens)));
 	self->saved = true;
+	/* the children count from tokens_pending, and cannot see root's */
+	ASSERT_LE(0, tokens_settled(WAIT_MS));
 }
 
 FIXTURE_TEARDOWN(cap)
@@ -1245,7 +1263,7 @@ TEST_F(cap, expiry_during_partial_redeems_releases_quota)
 			CHILD_CHECK(errno == EINVAL, 3);
 			if (total < 64)
 				expired++;
-			CHILD_CHECK(pending_settles(dev, base, 1000) == base,
+			CHILD_CHECK(pending_settles(dev, base, WAIT_MS) == base,
 				    4);
 		}
 		/* some rounds must have expired midway to test anything */
@@ -1276,7 +1294,8 @@ TEST(revoke_drops_every_remaining_socket)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(8, stream_kind_of, exp, peer));
 	ASSERT_EQ(0, ss_duplicate_sockets(exp, 8, getpid(), 0, &info));
 	ASSERT_EQ(2, ss_sockets_from_info(&info, fds, 2, 0));
@@ -1289,7 +1308,7 @@ TEST(revoke_drops_every_remaining_socket)
 	ASSERT_EQ(0, ss_revoke(&info));
 	EXPECT_EQ(base, pending(dev));
 	for (int i = 2; i < 8; i++) {
-		EXPECT_TRUE(peer_eof_within(peer[i], 1000)) {
+		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS)) {
 			TH_LOG("peer %d still open after revoke", i);
 		}
 	}
@@ -1315,7 +1334,8 @@ TEST(revoke_whole_token_bound_to_child)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, pipe(ctl));
 	pid = spawn_waiter(ctl[0]);
 	ASSERT_GE(pid, 0);
@@ -1327,7 +1347,7 @@ TEST(revoke_whole_token_bound_to_child)
 	ASSERT_EQ(0, ss_revoke(&info));
 	EXPECT_EQ(base, pending(dev));
 	for (int i = 0; i < 16; i++) {
-		EXPECT_TRUE(peer_eof_within(peer[i], 1000)) {
+		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS)) {
 			TH_LOG("peer %d still open after revoke", i);
 		}
 	}
@@ -1338,8 +1358,8 @@ TEST(revoke_whole_token_bound_to_child)
 
 /*
  * The target exits with a vector token pending (whole, or partly
- * redeemed): every socket's peer sees EOF within a second once the
- * exporter closed its descriptors, and the token is gone.
+ * redeemed): every socket's peer sees EOF once the exporter closed its
+ * descriptors, and the token is gone.
  */
 static void target_exits(struct __test_metadata *_metadata,
 			 unsigned int redeem_first)
@@ -1352,7 +1372,8 @@ static void target_exits(struct __test_metadata *_metadata,
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	ASSERT_EQ(0, open_pairs(12, stream_kind_of, exp, peer));
 	ASSERT_EQ(0, pipe(to_child));
 	ASSERT_EQ(0, pipe(done));
@@ -1386,11 +1407,11 @@ static void target_exits(struct __test_metadata *_metadata,
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
 	EXPECT_EQ(0, wait_exit(pid));
 	for (int i = 0; i < 12; i++) {
-		EXPECT_TRUE(peer_eof_within(peer[i], 1000)) {
+		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS)) {
 			TH_LOG("peer %d still open after the target exited", i);
 		}
 	}
-	EXPECT_EQ(base, pending_settles(dev, base, 1000));
+	EXPECT_EQ(base, pending_settles(dev, base, WAIT_MS));
 	EXPECT_TRUE(fails_with(ss_revoke(&info), EINVAL));
 	close_all(peer, 12);
 }
@@ -1494,7 +1515,8 @@ TEST(concurrent_redeems_get_each_socket_once)
 
 	dev = dev_open();
 	ASSERT_GE(dev, 0);
-	base = pending(dev);
+	base = tokens_settled(WAIT_MS);
+	ASSERT_GE(base, 0);
 	race = calloc(1, sizeof(*race));
 	ASSERT_NE(NULL, race);
 
@@ -1618,12 +1640,12 @@ TEST(same_socket_twice_in_one_token)
 	ASSERT_EQ(1, read(to_parent[0], &c, 1));
 	close(a[0]);
 	close(b[0]);
-	EXPECT_TRUE(got_within(a[1], "second", 2000));
+	EXPECT_TRUE(got_within(a[1], "second", WAIT_MS));
 	EXPECT_TRUE(peer_open_for(a[1], 20));
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
 	ASSERT_EQ(1, read(to_parent[0], &c, 1));
 	/* the last of the two descriptors is gone */
-	EXPECT_TRUE(peer_eof_within(a[1], 1000));
+	EXPECT_TRUE(peer_eof_within(a[1], WAIT_MS));
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
 	EXPECT_EQ(0, wait_exit(pid));
 	close(a[1]);
@@ -1642,7 +1664,7 @@ TEST(same_socket_twice_revoked)
 	close(sv[0]);
 	EXPECT_TRUE(peer_open_for(sv[1], 20));
 	ASSERT_EQ(0, ss_revoke(&info));
-	EXPECT_TRUE(peer_eof_within(sv[1], 1000));
+	EXPECT_TRUE(peer_eof_within(sv[1], WAIT_MS));
 	close(sv[1]);
 }
 

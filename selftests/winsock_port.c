@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define ECHO_BUFFER_SIZE 512
+#define ECHO_IDLE_TIMEOUT 10000	/* ms: a client silent this long has hung */
 
 /*
  * Listener: accept one client on 127.0.0.1, report the port through
@@ -136,7 +137,7 @@ static int EchoWorker(HANDLE hFromListener, DWORD *lpEchoed)
 	}
 
 	while (!done) {
-		wait = WSAWaitForMultipleEvents(1, &hEvent, FALSE, 5000, FALSE);
+		wait = WSAWaitForMultipleEvents(1, &hEvent, FALSE, ECHO_IDLE_TIMEOUT, FALSE);
 		if (wait == WSA_WAIT_TIMEOUT) {
 			err = WSAETIMEDOUT;
 			break;

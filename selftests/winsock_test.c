@@ -29,7 +29,7 @@
 #include "common.h"
 #include "kselftest_harness.h"
 
-#define FIRES_MS	2000
+#define FIRES_MS	WAIT_MS	/* a hang guard: the wait ends with the event */
 #define QUIET_MS	150
 
 /* --- Helpers --- */
@@ -490,7 +490,7 @@ TEST(bad_structure_pointers_are_wsaefault)
 	/* No token was left holding the socket: its last close is an EOF. */
 	closesocket(sv[0]);
 	pfd = (struct pollfd){ .fd = sv[1], .events = POLLIN };
-	ASSERT_EQ(1, poll(&pfd, 1, 2000));
+	ASSERT_EQ(1, poll(&pfd, 1, FIRES_MS));
 	EXPECT_EQ(0, recv(sv[1], &c, 1, 0));
 
 	closesocket(sv[1]);
@@ -950,10 +950,13 @@ TEST_F(events, wait_any_returns_lowest_signalled)
 	EXPECT_EQ(WSA_WAIT_EVENT_0 + 3, WSAWaitForMultipleEvents(NEVENTS, self->ev, FALSE, 0, FALSE));
 	WSAResetEvent(self->ev[3]);
 
-	/* Woken by another thread's WSASetEvent. */
-	ASSERT_EQ(0, pthread_create(&t, NULL, script_fn, &sc));
+	/*
+	 * Woken by another thread's WSASetEvent, which comes 100 ms after
+	 * the thread starts: timed from before, however late we run.
+	 */
 	start = now_ms();
-	EXPECT_EQ(WSA_WAIT_EVENT_0 + 2, WSAWaitForMultipleEvents(NEVENTS, self->ev, FALSE, 5000, FALSE));
+	ASSERT_EQ(0, pthread_create(&t, NULL, script_fn, &sc));
+	EXPECT_EQ(WSA_WAIT_EVENT_0 + 2, WSAWaitForMultipleEvents(NEVENTS, self->ev, FALSE, FIRES_MS, FALSE));
 	EXPECT_LE(80, now_ms() - start);
 	EXPECT_GT(2000, now_ms() - start);
 	pthread_join(t, NULL);
@@ -982,9 +985,9 @@ TEST_F(events, wait_all_needs_every_event)
 	EXPECT_EQ(WSA_WAIT_TIMEOUT, WSAWaitForMultipleEvents(3, self->ev, TRUE, 100, FALSE));
 	EXPECT_LE(90, now_ms() - start);
 
+	start = now_ms();	/* before the thread: see above */
 	ASSERT_EQ(0, pthread_create(&t, NULL, script_fn, &sc));
-	start = now_ms();
-	EXPECT_EQ(WSA_WAIT_EVENT_0, WSAWaitForMultipleEvents(3, self->ev, TRUE, 5000, FALSE));
+	EXPECT_EQ(WSA_WAIT_EVENT_0, WSAWaitForMultipleEvents(3, self->ev, TRUE, FIRES_MS, FALSE));
 	EXPECT_LE(80, now_ms() - start);
 	EXPECT_GT(2000, now_ms() - start);
 	pthread_join(t, NULL);
@@ -1007,9 +1010,9 @@ TEST_F(events, wait_all_needs_them_at_the_same_time)
 	long long start;
 
 	WSASetEvent(self->ev[0]);
+	start = now_ms();	/* before the thread, whose steps it times */
 	ASSERT_EQ(0, pthread_create(&t, NULL, script_fn, &sc));
-	start = now_ms();
-	EXPECT_EQ(WSA_WAIT_EVENT_0, WSAWaitForMultipleEvents(2, self->ev, TRUE, 5000, FALSE));
+	EXPECT_EQ(WSA_WAIT_EVENT_0, WSAWaitForMultipleEvents(2, self->ev, TRUE, FIRES_MS, FALSE));
 	EXPECT_LE(250, now_ms() - start);
 	pthread_join(t, NULL);
 }
@@ -1421,7 +1424,7 @@ struct echo_client {
 static void *echo_client_fn(void *arg)
 {
 	struct echo_client *c = arg;
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };	/* a hang guard */
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	static char buf[8192];
 	u_short port;
