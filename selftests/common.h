@@ -49,6 +49,12 @@ bool transfer_ok(int fd, int peer, const char *msg);
  * proves that no token held the socket.
  */
 #define WAIT_MS		10000
+/*
+ * A timer or timeout that fires is late only past this: an upper bound a
+ * loaded, emulated machine does not reach, and still far below what a
+ * coarse sweep or a missed wake-up (a wait to the hang guard) would take.
+ */
+#define LATE_MS		(WAIT_MS / 2)
 
 /* True when @fd reports end of file (or reset) within @ms milliseconds. */
 bool peer_eof_within(int fd, int ms);
