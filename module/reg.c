@@ -1089,11 +1089,20 @@ static void ss_ops_wrap(struct proto_ops *ops, const struct proto_ops *orig)
 	if (orig->sendpage)
 		ops->sendpage = ss_sendpage;
 #endif
-	ops->connect = ss_connect;
-	ops->listen = ss_listen;
-	ops->shutdown = ss_shutdown;
-	ops->setsockopt = ss_setsockopt;
-	ops->accept = SS_ACCEPT_OP(ss_accept);
+	/*
+	 * An operation the protocol lacks stays NULL, for the socket layer
+	 * to refuse (AF_UNIX has no setsockopt): a wrapper would call NULL.
+	 */
+	if (orig->connect)
+		ops->connect = ss_connect;
+	if (orig->listen)
+		ops->listen = ss_listen;
+	if (orig->shutdown)
+		ops->shutdown = ss_shutdown;
+	if (orig->setsockopt)
+		ops->setsockopt = ss_setsockopt;
+	if (orig->accept)
+		ops->accept = SS_ACCEPT_OP(ss_accept);
 }
 
 /*
@@ -1189,6 +1198,21 @@ static void ss_reg_publish(struct ss_reg *reg, struct ss_ops *table)
 	ss_reg_try_hook(reg, table);
 }
 
+/*
+ * The socket kinds the event layer serves: TCP and UDP over IPv4 and IPv6,
+ * AF_UNIX stream, datagram and seqpacket.  Its readiness and re-enabling
+ * rules read those protocols' state; on any other kind (MPTCP, SCTP, raw
+ * and ping, packet, netlink, vsock, ...) they would be wrong or unsafe, so
+ * registration refuses it as a whole.
+ */
+static bool ss_sk_served(const struct socket *sock, const struct sock *sk)
+{
+	if (sk->sk_family == AF_UNIX)
+		return sock->type == SOCK_STREAM || sock->type == SOCK_DGRAM ||
+		       sock->type == SOCK_SEQPACKET;
+	return ss_is_tcp(sk) || ss_is_udp(sk);
+}
+
 static struct ss_reg *ss_reg_attach(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
@@ -1198,6 +1222,8 @@ static struct ss_reg *ss_reg_attach(struct socket *sock)
 	lockdep_assert_held(&ss_reg_mutex);
 	if (!sk)
 		return ERR_PTR(-EINVAL);
+	if (!ss_sk_served(sock, sk))
+		return ERR_PTR(-EOPNOTSUPP);
 	/* A ULP (kTLS, ...) owns sock->ops already. */
 	if (ss_is_tcp(sk) && inet_csk(sk)->icsk_ulp_ops)
 		return ERR_PTR(-EOPNOTSUPP);
