@@ -217,23 +217,20 @@ static unsigned int ss_redeem_o_flags(u32 flags)
 static long ss_ioctl_redeem(const void __user *uarg)
 {
 	struct sharedsock_redeem args;
-	int err, fd;
+	int err;
 
 	err = ss_copy_args(&args, sizeof(args), SS_REDEEM_SIZE_VER0, uarg);
 	if (err)
 		return err;
 	if ((args.flags & ~SHAREDSOCK_REDEEM_CLOEXEC) || args.info.reserved)
 		return -EINVAL;
-	err = ss_token_redeem(&args.info, ss_redeem_o_flags(args.flags), &fd,
-			      1, NULL);
-	return err < 0 ? err : fd;
+	return ss_token_redeem(&args.info, ss_redeem_o_flags(args.flags));
 }
 
 static long ss_ioctl_redeem_vec(const void __user *uarg)
 {
 	struct sharedsock_redeem_vec args;
-	unsigned int room;
-	int err, *fds;
+	int err;
 
 	err = ss_copy_args(&args, sizeof(args), SS_REDEEM_VEC_SIZE_VER0, uarg);
 	if (err)
@@ -241,17 +238,12 @@ static long ss_ioctl_redeem_vec(const void __user *uarg)
 	if ((args.flags & ~SHAREDSOCK_REDEEM_CLOEXEC) || args.reserved ||
 	    args.info.reserved || !args.count)
 		return -EINVAL;
-	/* NULL would tell ss_token_redeem() that nobody wants the numbers. */
+	/* Refused before the token is looked at, as every bad argument is. */
 	if (!args.fds)
 		return -EFAULT;
-	room = min_t(u32, args.count, SHAREDSOCK_VEC_MAX);
-	fds = kmalloc_array(room, sizeof(*fds), GFP_KERNEL);
-	if (!fds)
-		return -ENOMEM;
-	err = ss_token_redeem(&args.info, ss_redeem_o_flags(args.flags), fds,
-			      room, u64_to_user_ptr(args.fds));
-	kfree(fds);
-	return err;
+	return ss_token_redeem_vec(&args.info, ss_redeem_o_flags(args.flags),
+				   u64_to_user_ptr(args.fds),
+				   min_t(u32, args.count, SHAREDSOCK_VEC_MAX));
 }
 
 static long ss_ioctl_revoke(const void __user *uarg)

@@ -121,8 +121,10 @@ int ss_tokens_init(void);
 void ss_tokens_exit(void);
 int ss_token_export(struct file **files, unsigned int nr, struct pid *pid,
 		    u32 ttl_ms, struct sharedsock_info *info);
-int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags,
-		    int *fds, unsigned int room, int __user *ufds);
+int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags);
+int ss_token_redeem_vec(const struct sharedsock_info *info,
+			unsigned int o_flags, int __user *ufds,
+			unsigned int room);
 int ss_token_revoke(const struct sharedsock_info *info);
 bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
 		    unsigned int max);

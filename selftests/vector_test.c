@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <linux/userfaultfd.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -1006,6 +1008,156 @@ TEST(redeem_vec_to_read_only_fds_faults_and_keeps_token)
 	ASSERT_NE(MAP_FAILED, p);
 	redeem_to_bad_buffer(_metadata, p);
 	munmap(p, 4096);
+}
+
+/* The fds array straddles a page boundary; the second page is unmapped. */
+TEST(redeem_vec_to_fds_straddling_unmapped_page_faults_and_keeps_token)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	p[0] = 1;
+	ASSERT_EQ(0, munmap(p + page, page));
+	redeem_to_bad_buffer(_metadata, (int *)(p + page) - 1);
+	munmap(p, page);
+}
+
+/*
+ * The fault of a REDEEM_VEC, held open by userfaultfd: the handler thread
+ * gets it while the redeem waits, plays the thread that opens files at the
+ * numbers the redeem takes, then makes the fault fail.
+ */
+struct held_fault {
+	int uffd;
+	char *page;		/* the missing page of the fds array */
+	long page_size;
+	const int *exp;		/* the token's sockets */
+	int marker;		/* the file the handler puts at each number */
+	int numbers[8];		/* where it put it */
+	int nr_numbers;
+	int installed;		/* token sockets found while the fault waited */
+	bool faulted;
+};
+
+/* The lowest free descriptor number, or -1. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static void *hold_fault(void *arg)
+{
+	struct held_fault *h = arg;
+	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	struct uffdio_range range = {
+		.start = (uintptr_t)h->page, .len = h->page_size,
+	};
+	struct uffd_msg msg;
+	int fd;
+
+	if (poll(&pfd, 1, 5000) != 1 || read(h->uffd, &msg, sizeof(msg)) !=
+					sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT)
+		return NULL;
+	h->faulted = true;
+	/* A descriptor of the token already in the table? */
+	for (fd = 0; fd < 1024; fd++)
+		for (int i = 0; i < 3; i++)
+			if (fd != h->exp[i] && same_file(fd, h->exp[i]) &&
+			    h->nr_numbers < 8) {
+				h->installed++;
+				dup2(h->marker, fd);
+				h->numbers[h->nr_numbers++] = fd;
+			}
+	/* And the numbers a racing open() would take now. */
+	while (h->nr_numbers < 6) {
+		fd = lowest_free_fd();
+		if (fd < 0 || dup2(h->marker, fd) != fd)
+			break;
+		h->numbers[h->nr_numbers++] = fd;
+	}
+	/* Unmapped, the page cannot be filled in: the fault fails. */
+	munmap(h->page, h->page_size);
+	ioctl(h->uffd, UFFDIO_WAKE, &range);
+	return NULL;
+}
+
+/*
+ * A REDEEM_VEC that faults on its fds array never closes a descriptor by
+ * number: while the fault is pending no descriptor of the token is in the
+ * table yet, so files other threads install meanwhile at the lowest
+ * numbers are left alone when the redeem fails with EFAULT; the token
+ * keeps its sockets.
+ */
+TEST(redeem_vec_fault_never_closes_by_number)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int exp[3], peer[3], fds[3], dev, socks;
+	struct uffdio_register reg = { 0 };
+	struct held_fault h = { 0 };
+	struct sharedsock_info info;
+	pthread_t thread;
+	char *mem;
+	long base;
+
+	h.page_size = sysconf(_SC_PAGESIZE);
+	h.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (h.uffd < 0 || ioctl(h.uffd, UFFDIO_API, &api))
+		SKIP(return, "no userfaultfd (errno %d)", errno);
+	mem = mmap(NULL, 2 * h.page_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	mem[0] = 1;
+	h.page = mem + h.page_size;
+	reg.range.start = (uintptr_t)h.page;
+	reg.range.len = h.page_size;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(h.uffd, UFFDIO_REGISTER, &reg));
+
+	dev = dev_open();
+	ASSERT_GE(dev, 0);
+	ASSERT_EQ(0, open_pairs(3, unix_kind, exp, peer));
+	ASSERT_EQ(0, dup_vec(dev, exp, 3, getpid(), &info));
+	h.exp = exp;
+	h.marker = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(h.marker, 0);
+	base = pending(dev);
+	socks = count_socket_fds();
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, hold_fault, &h));
+	/* the first slot on the mapped page, the others on the missing one */
+	EXPECT_TRUE(fails_with(redeem_vec(dev, &info, (int *)h.page - 1, 3, 0),
+			       EFAULT));
+	pthread_join(thread, NULL);
+	ASSERT_TRUE(h.faulted);
+
+	EXPECT_EQ(0, h.installed) {
+		TH_LOG("sockets installed before their numbers could be written");
+	}
+	ASSERT_GE(h.nr_numbers, 3);
+	for (int i = 0; i < h.nr_numbers; i++) {
+		EXPECT_TRUE(same_file(h.numbers[i], h.marker)) {
+			TH_LOG("fd %d, opened while the redeem faulted, was closed",
+			       h.numbers[i]);
+		}
+	}
+	EXPECT_EQ(socks, count_socket_fds());
+	EXPECT_EQ(base, pending(dev));
+	ASSERT_EQ(3, redeem_vec(dev, &info, fds, 3, 0));
+	for (int i = 0; i < 3; i++)
+		EXPECT_TRUE(same_file(exp[i], fds[i]));
+	for (int i = 0; i < h.nr_numbers; i++)
+		close(h.numbers[i]);
+	close_all3(fds, exp, peer, 3);
+	close(h.marker);
+	close(h.uffd);
+	munmap(mem, h.page_size);
 }
 
 /*

@@ -133,7 +133,8 @@ struct sharedsock_duplicate_vec {
  * remaining sockets, or fewer when @count or the descriptor table runs out
  * of room.  Sockets not installed stay in the token for a later redeem
  * (SHAREDSOCK_IOC_REDEEM takes them one at a time); the token ends with
- * its last socket.
+ * its last socket.  EFAULT (the slots to fill cannot be written) is found
+ * before any descriptor is installed, and then nothing is.
  */
 struct sharedsock_redeem_vec {
 	__u32 size;
