@@ -13,13 +13,55 @@
 #include <linux/file.h>
 #include <linux/net.h>
 #include <linux/socket.h>
+#include <linux/sched.h>
 #include <linux/timer.h>
+#include <linux/user_namespace.h>
 
 /* 6.8 added the user pointer argument to receive_fd(). */
 #ifdef SHAREDSOCK_HAVE_RECEIVE_FD_UFD
 #define ss_receive_fd(file, o_flags)	receive_fd(file, NULL, o_flags)
 #else
 #define ss_receive_fd(file, o_flags)	receive_fd(file, o_flags)
+#endif
+
+/*
+ * ss_task_get_nondumpable_ns() - NULL if @task is dumpable (what ptrace
+ * calls SUID_DUMP_USER), else a reference to the user namespace over which
+ * CAP_SYS_PTRACE lets ptrace at it anyway.  Under rcu_read_lock().  No
+ * kernel exports an accessor: this reads what __ptrace_may_access() reads.
+ * 7.2 moved dumpability and that namespace from the mm to
+ * task->exec_state, which is never NULL and is freed after a grace period.
+ * Before, task_lock() keeps task->mm, and a task without one (a kernel
+ * thread, or exited) is not judged by dumpability.
+ */
+#ifdef SHAREDSOCK_HAVE_TASK_EXEC_STATE
+#include <linux/sched/exec_state.h>
+
+static inline struct user_namespace *
+ss_task_get_nondumpable_ns(struct task_struct *task)
+{
+	struct task_exec_state *es = rcu_dereference(task->exec_state);
+
+	if (READ_ONCE(es->dumpable) == TASK_DUMPABLE_OWNER)
+		return NULL;
+	return get_user_ns(es->user_ns);
+}
+#else
+#include <linux/sched/coredump.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
+
+static inline struct user_namespace *
+ss_task_get_nondumpable_ns(struct task_struct *task)
+{
+	struct user_namespace *ns = NULL;
+
+	task_lock(task);
+	if (task->mm && get_dumpable(task->mm) != SUID_DUMP_USER)
+		ns = get_user_ns(task->mm->user_ns);
+	task_unlock(task);
+	return ns;
+}
 #endif
 
 /* 6.16 renamed from_timer() to timer_container_of(). */

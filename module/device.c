@@ -11,7 +11,9 @@
 #include <linux/net.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 
+#include "compat.h"
 #include "event.h"
 #include "sharedsock.h"
 
@@ -47,23 +49,61 @@ static int ss_copy_args(void *karg, size_t ksize, size_t min_size,
 }
 
 /*
- * Mirror OpenProcess(PROCESS_DUP_HANDLE): the target runs entirely as the
- * exporter's effective user, or the exporter may ptrace it anyway.
+ * What ptrace asks of a caller whose ids do not match, CAP_SYS_PTRACE; or
+ * CAP_SYS_ADMIN, which export has always taken as well.
+ */
+static bool ss_has_ptrace_cap(struct user_namespace *ns)
+{
+	return ns_capable(ns, CAP_SYS_PTRACE) || ns_capable(ns, CAP_SYS_ADMIN);
+}
+
+/*
+ * The credential test of __ptrace_may_access(): each of the target's real,
+ * effective and saved uids is the exporter's effective uid, and each of its
+ * gids the exporter's effective gid.
+ */
+static bool ss_same_ids(const struct cred *cred, const struct cred *tcred)
+{
+	return uid_eq(cred->euid, tcred->uid) &&
+	       uid_eq(cred->euid, tcred->euid) &&
+	       uid_eq(cred->euid, tcred->suid) &&
+	       gid_eq(cred->egid, tcred->gid) &&
+	       gid_eq(cred->egid, tcred->egid) &&
+	       gid_eq(cred->egid, tcred->sgid);
+}
+
+/*
+ * Mirror OpenProcess(PROCESS_DUP_HANDLE) with ptrace's access check, as
+ * far as a module can reach it (ptrace_may_access() and the LSM's
+ * ptrace_access_check hook are not exported): a process may export to
+ * itself; to another only if that one runs entirely as the exporter's
+ * effective ids and is dumpable, each of which CAP_SYS_PTRACE (or
+ * CAP_SYS_ADMIN) over the relevant user namespace replaces.  Under
+ * rcu_read_lock().
  */
 static bool ss_may_export_to(struct task_struct *task)
 {
-	const struct cred *cred = current_cred();
-	const struct cred *tcred;
-	bool same_user;
+	const struct cred *tcred = __task_cred(task);
+	struct user_namespace *ns;
+	bool ok;
 
-	if (READ_ONCE(ss_cross_user))
+	if (READ_ONCE(ss_cross_user) || same_thread_group(task, current))
 		return true;
-	tcred = __task_cred(task);
-	same_user = uid_eq(cred->euid, tcred->uid) &&
-		    uid_eq(cred->euid, tcred->euid) &&
-		    uid_eq(cred->euid, tcred->suid);
-	return same_user || ns_capable(tcred->user_ns, CAP_SYS_PTRACE) ||
-	       ns_capable(tcred->user_ns, CAP_SYS_ADMIN);
+	if (!ss_same_ids(current_cred(), tcred) &&
+	    !ss_has_ptrace_cap(tcred->user_ns))
+		return false;
+	/*
+	 * A process that drops privileges becomes non-dumpable in the same
+	 * commit_creds(): read its dumpability after its credentials, as
+	 * ptrace does (pairs with the write barrier there).
+	 */
+	smp_rmb();
+	ns = ss_task_get_nondumpable_ns(task);
+	if (!ns)
+		return true;
+	ok = ss_has_ptrace_cap(ns);
+	put_user_ns(ns);
+	return ok;
 }
 
 /* Resolve a process id in the caller's pid namespace to a target. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -271,7 +272,12 @@ int become_user(uid_t uid)
 	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
 	    setresuid(uid, uid, uid))
 		return -1;
-	return 0;
+	/*
+	 * Changing ids made the process non-dumpable (until it executes a
+	 * program), and the module, like ptrace, refuses to export to such
+	 * a process: be what a program started by @uid would be.
+	 */
+	return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
 int count_socket_fds(void)

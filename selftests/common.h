@@ -81,7 +81,10 @@ int recv_info(int fd, struct ss_protocol_info *info);
 /* Wait for @pid; its exit status, or 128 + signal, or -1. */
 int wait_exit(pid_t pid);
 
-/* Drop to an unprivileged uid/gid (all of real, effective, saved). */
+/*
+ * Drop to an unprivileged uid/gid (all of real, effective, saved), staying
+ * dumpable.
+ */
 int become_user(uid_t uid);
 
 /* Number of descriptors referring to sockets in this process. */

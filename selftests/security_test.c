@@ -5,10 +5,11 @@
  *  - A token is bound to its target process (struct pid, not the number):
  *    any other process, a thread id, a recycled pid or a guessed token is
  *    refused with EINVAL, like an unknown token, and consumes nothing.
- *  - Exporting to another user's process needs CAP_SYS_PTRACE or
- *    CAP_SYS_ADMIN, or the cross_user parameter (EPERM otherwise), as
- *    OpenProcess(PROCESS_DUP_HANDLE) does.  Revoking needs to be the
- *    exporting process or of the charged user.
+ *  - Exporting to another process needs it to run wholly as the
+ *    exporter's effective uid and gid and to be dumpable, as ptrace has it,
+ *    or CAP_SYS_PTRACE or CAP_SYS_ADMIN, or the cross_user parameter
+ *    (EPERM otherwise), as OpenProcess(PROCESS_DUP_HANDLE) does; exporting
+ *    to itself needs nothing.  Revoking needs to be the exporting process.
  *  - Pending tokens are capped per real uid (max_user_tokens, else the
  *    exporter's RLIMIT_NOFILE); CAP_SYS_RESOURCE/CAP_SYS_ADMIN are exempt.
  *  - Pids are resolved in the caller's pid namespace.
@@ -243,15 +244,20 @@ static void __attribute__((destructor)) restore_params(void)
 
 /* Credentials a child switches to. */
 struct creds {
-	bool root;		/* stay root: change nothing */
-	uid_t ruid, euid, suid;	/* the gids follow the uids */
+	bool root;		/* stay root: change no id */
+	uid_t ruid, euid, suid;	/* the gids follow the uids, unless @gids */
+	bool gids;
+	gid_t rgid, egid, sgid;
 	__u64 caps;		/* effective and permitted after the switch */
+	bool nondumpable;	/* prctl(PR_SET_DUMPABLE, 0) at the end */
 };
 
 #define ROOT		{ .root = true }
 #define USER(u)		{ .ruid = (u), .euid = (u), .suid = (u) }
 #define USER_CAPS(u, c)	{ .ruid = (u), .euid = (u), .suid = (u), .caps = (c) }
 #define IDS(r, e, s)	{ .ruid = (r), .euid = (e), .suid = (s) }
+#define GIDS(u, r, e, s) { .ruid = (u), .euid = (u), .suid = (u),	\
+			   .gids = true, .rgid = (r), .egid = (e), .sgid = (s) }
 #define CAP(c)		(1ULL << (c))
 
 static int set_caps(__u64 caps)
@@ -268,18 +274,26 @@ static int set_caps(__u64 caps)
 	return syscall(SYS_capset, &hdr, data);
 }
 
+/*
+ * Switch to @c.  Changing ids makes a process non-dumpable (until it
+ * executes a program), and ptrace, like export, refuses such a target: so
+ * the child becomes dumpable again, as a program started by that user would
+ * be, unless @c says otherwise.
+ */
 static int apply_creds(const struct creds *c)
 {
 	if (c->root)
-		return 0;
+		return prctl(PR_SET_DUMPABLE, !c->nondumpable, 0, 0, 0);
 	if (c->caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
 		return -1;
-	if (setgroups(0, NULL) || setresgid(c->ruid, c->euid, c->suid) ||
+	if (setgroups(0, NULL) ||
+	    (c->gids ? setresgid(c->rgid, c->egid, c->sgid) :
+		       setresgid(c->ruid, c->euid, c->suid)) ||
 	    setresuid(c->ruid, c->euid, c->suid))
 		return -1;
 	if (c->caps && (set_caps(c->caps) || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)))
 		return -1;
-	return 0;
+	return prctl(PR_SET_DUMPABLE, !c->nondumpable, 0, 0, 0);
 }
 
 struct handoff {
@@ -939,6 +953,55 @@ FIXTURE_VARIANT_ADD(ids, root_to_user)
 	.exporter = ROOT, .target = USER(UID_B), .err = 0,
 };
 
+/* The gids count as the uids do: the target's real, effective, saved ... */
+FIXTURE_VARIANT_ADD(ids, target_real_gid_differs)
+{
+	.exporter = USER(UID_A), .target = GIDS(UID_A, UID_B, UID_A, UID_A),
+	.err = EPERM,
+};
+
+FIXTURE_VARIANT_ADD(ids, target_effective_gid_differs)
+{
+	.exporter = USER(UID_A), .target = GIDS(UID_A, UID_A, UID_B, UID_A),
+	.err = EPERM,
+};
+
+FIXTURE_VARIANT_ADD(ids, target_saved_gid_differs)
+{
+	.exporter = USER(UID_A), .target = GIDS(UID_A, UID_A, UID_A, UID_B),
+	.err = EPERM,
+};
+
+/* ... against the exporter's effective gid. */
+FIXTURE_VARIANT_ADD(ids, exporter_effective_gid_differs)
+{
+	.exporter = GIDS(UID_A, UID_A, UID_B, UID_A), .target = USER(UID_A),
+	.err = EPERM,
+};
+
+FIXTURE_VARIANT_ADD(ids, exporter_effective_gid_matches)
+{
+	.exporter = GIDS(UID_A, UID_B, UID_A, UID_B), .target = USER(UID_A),
+	.err = 0,
+};
+
+/* A process of the same user that is not dumpable, as ptrace has it. */
+FIXTURE_VARIANT_ADD(ids, target_not_dumpable)
+{
+	.exporter = USER(UID_A),
+	.target = { .ruid = UID_A, .euid = UID_A, .suid = UID_A,
+		    .nondumpable = true },
+	.err = EPERM,
+};
+
+FIXTURE_VARIANT_ADD(ids, root_to_target_not_dumpable)
+{
+	.exporter = ROOT,
+	.target = { .ruid = UID_B, .euid = UID_B, .suid = UID_B,
+		    .nondumpable = true },
+	.err = 0,
+};
+
 TEST_F(ids, export_needs_target_wholly_of_exporter_euid)
 {
 	struct handoff h = handoff(&variant->exporter, &variant->target);
@@ -993,6 +1056,33 @@ TEST_F(caps, export_to_other_user)
 
 	EXPECT_EQ(variant->cross_user ? 0 : EPERM, h.exporter);
 	EXPECT_EQ(variant->cross_user ? 0 : NO_TOKEN, h.target);
+}
+
+/* What lets a process export to another user's lets it to a non-dumpable one. */
+TEST_F(caps, export_to_nondumpable_process_of_same_user)
+{
+	struct creds exporter = USER_CAPS(UID_A, variant->caps);
+	struct creds target = USER(UID_A);
+	struct handoff h;
+
+	target.nondumpable = true;
+	h = handoff(&exporter, &target);
+	EXPECT_EQ(variant->cross_user ? 0 : EPERM, h.exporter);
+	EXPECT_EQ(variant->cross_user ? 0 : NO_TOKEN, h.target);
+}
+
+/*
+ * A process may always export to itself, as it may always ptrace-inspect
+ * itself: even with every id different and not dumpable.
+ */
+TEST(export_to_own_process_needs_no_permission)
+{
+	struct creds c = GIDS(UID_A, UID_B, UID_C, UID_B);
+
+	c.euid = UID_B;
+	c.suid = UID_C;
+	c.nondumpable = true;
+	EXPECT_EQ(1, count_exports(&c, 0, 0, 1));
 }
 
 TEST_F(caps, pending_token_cap)
