@@ -195,7 +195,7 @@ bool inq_at_least(int fd, int len, int ms)
 }
 
 /* The state letter of /proc/@dir/stat ("self/task/TID", a pid), or 0. */
-static char proc_state_of(const char *dir)
+char proc_state_of(const char *dir)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
@@ -212,6 +212,14 @@ static char proc_state_of(const char *dir)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+char proc_state(pid_t pid)
+{
+	char dir[24];
+
+	snprintf(dir, sizeof(dir), "%d", (int)pid);
+	return proc_state_of(dir);
 }
 
 bool threads_asleep(int ms)

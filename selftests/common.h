@@ -56,6 +56,10 @@ bool transfer_ok(int fd, int peer, const char *msg);
  */
 #define LATE_MS		(WAIT_MS / 2)
 
+/* The state letter of a process (or "self/task/TID") from /proc, or 0. */
+char proc_state_of(const char *dir);
+char proc_state(pid_t pid);
+
 /* True when @fd reports end of file (or reset) within @ms milliseconds. */
 bool peer_eof_within(int fd, int ms);
 /*

@@ -135,26 +135,6 @@ static int export_last(int *fd, pid_t pid, unsigned int ttl_ms,
 	return ret;
 }
 
-/* State of a process (its thread-group leader) from /proc, or 0. */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 /* Wait until @pid has exited, without reaping it. */
 static int wait_zombie(pid_t pid)
 {

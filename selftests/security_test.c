@@ -187,26 +187,6 @@ static int ns_pids(pid_t *outer, pid_t *inner)
 	return found;
 }
 
-/* The state letter of /proc/PID/stat (R, S, Z, ...), or 0. */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 static int set_nofile(rlim_t soft)
 {
 	struct rlimit rl;
