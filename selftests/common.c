@@ -150,16 +150,32 @@ int socket_pair(int family, int type, int sv[2])
 	return inet_pair(family, type, sv);
 }
 
+/*
+ * The peer may be non-blocking (a registered socket is), and on a loaded
+ * machine loopback data may be delivered after send() returns: wait for
+ * the bytes (WAIT_MS), however they are split.
+ */
 bool transfer_ok(int fd, int peer, const char *msg)
 {
-	size_t len = strlen(msg);
+	size_t len = strlen(msg), got = 0;
 	char buf[256];
 	ssize_t n;
 
 	if (len >= sizeof(buf) || send(fd, msg, len, 0) != (ssize_t)len)
 		return false;
-	n = recv(peer, buf, sizeof(buf), 0);
-	return n == (ssize_t)len && memcmp(buf, msg, len) == 0;
+	while (got < len) {
+		struct pollfd p = { .fd = peer, .events = POLLIN };
+
+		if (poll(&p, 1, WAIT_MS) != 1)
+			return false;
+		n = recv(peer, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n <= 0)
+			return false;
+		got += n;
+	}
+	return got == len && memcmp(buf, msg, len) == 0;
 }
 
 bool peer_eof_within(int fd, int ms)
