@@ -57,10 +57,11 @@ enter() {
 
 # install PKG...: apt-get install what is missing (or everything, to upgrade)
 install() {
-	local missing= p
+	local missing= p installed
+	installed=$(enter 0:0 dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+		    awk '/ ok installed$/ { print $1 }')
 	for p in "$@"; do
-		[ -n "$(enter 0:0 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'ok installed')" ] ||
-			missing="$missing $p"
+		grep -qxF "$p" <<<"$installed" || missing="$missing $p"
 	done
 	[ "${SHAREDSOCK_APT_UPDATE:-0}" = 1 ] && missing="$*"
 	[ -z "$missing" ] && return
