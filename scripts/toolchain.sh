@@ -59,7 +59,7 @@ enter() {
 install() {
 	local missing= p installed
 	installed=$(enter 0:0 dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
-		    awk '/ ok installed$/ { print $1 }')
+		    awk '/ ok installed$/ { print $1 }') || :
 	for p in "$@"; do
 		grep -qxF "$p" <<<"$installed" || missing="$missing $p"
 	done
