@@ -1421,7 +1421,8 @@ TEST(fuzz)
 	for (i = 0; i < 2 * WAIT_MS / 20; i++) {
 		ASSERT_EQ(0, dev_status(dev, &st1));
 		fresh = new_registrations(dev, regs0, nregs0);
-		if (st1.tokens_pending == st0.tokens_pending && fresh == 0)
+		if (st1.tokens_pending == st0.tokens_pending && fresh == 0 &&
+		    st1.registrations <= st0.registrations)
 			break;
 		usleep(20000);
 	}
