@@ -14,7 +14,8 @@
 #include <linux/user_namespace.h>
 
 #include "compat.h"
-#include "event.h"
+#include "reg.h"
+#include "watch.h"
 #include "sharedsock.h"
 
 #define SS_DUPLICATE_SIZE_VER0	64
@@ -315,7 +316,7 @@ static long ss_ioctl_select(const void __user *uarg)
 	sock = sockfd_lookup(args.fd, &err);
 	if (!sock)
 		return err;
-	err = ss_reg_select(sock, args.fd, &args);
+	err = ss_watch_select(sock, args.fd, &args);
 	sockfd_put(sock);
 	return err;
 }
@@ -351,9 +352,9 @@ static long ss_ioctl_enum(void __user *uarg)
 			}
 		}
 	}
-	ss_reg_enum(sock, evt, queue, &args);
+	ss_reg_enum(ss_watch_reg(sock), evt, queue, &args);
 	if (copy_to_user(uarg, &args, min_t(size_t, args.size, sizeof(args)))) {
-		ss_reg_enum_undo(sock, evt, &args);
+		ss_reg_enum_undo(ss_watch_reg(sock), evt, &args);
 		err = -EFAULT;
 	}
 	if (evt)
@@ -375,7 +376,7 @@ static long ss_ioctl_queue_create(const void __user *uarg)
 		return err;
 	if (args.flags & ~(SHAREDSOCK_QUEUE_CLOEXEC | SHAREDSOCK_QUEUE_NONBLOCK))
 		return -EINVAL;
-	return ss_queue_create(args.flags);
+	return ss_queue_create(args.flags, ss_regs_queue_closed);
 }
 
 static long ss_ioctl_queue_read(const void __user *uarg)

@@ -5,7 +5,8 @@
 #include <linux/module.h>
 #include <linux/random.h>
 
-#include "event.h"
+#include "reg.h"
+#include "watch.h"
 #include "sharedsock.h"
 
 unsigned int ss_default_ttl_ms = 60 * MSEC_PER_SEC;
@@ -36,7 +37,7 @@ static int __init ss_init(void)
 	err = ss_tokens_init();
 	if (err)
 		return err;
-	err = ss_targets_init();
+	err = ss_targets_init(ss_tokens_drop_all);
 	if (err)
 		goto err_tokens;
 	err = ss_regs_init();
@@ -59,6 +60,7 @@ err_tokens:
 static void __exit ss_exit(void)
 {
 	ss_device_exit();
+	ss_watch_exit();
 	ss_regs_exit();
 	ss_targets_exit();
 	ss_tokens_exit();

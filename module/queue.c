@@ -18,7 +18,7 @@
 #include <net/sock.h>
 
 #include "compat.h"
-#include "event.h"
+#include "queue.h"
 #include "sharedsock.h"
 
 /* Messages copied out per locked pass of read(). */
@@ -26,33 +26,26 @@
 
 /**
  * struct ss_queue - a message queue
- * @lock:  protects @ready and the ready_link/queued fields of registrations
- * @ready: registrations with messages waiting, oldest first
- * @wait:  readers and pollers
- * @regs:  registrations posting here, under ss_reg_mutex (reg.c)
- * @ref:   one for the file, one per registration posting here
+ * @lock:   protects @ready and the entries on it (struct ss_qentry)
+ * @ready:  entries with messages waiting, oldest first
+ * @wait:   readers and pollers
+ * @regs:   registrations posting here; the list is the registrations'
+ *          (reg.c), under their lock
+ * @closed: called as the file closes
+ * @is_closed: set before @closed is called
+ * @ref:    one for the file, one per registration posting here
  */
 struct ss_queue {
-	spinlock_t lock;		/* ready list and reg->queued* */
+	spinlock_t lock;		/* ready list and its entries */
 	struct list_head ready;
 	wait_queue_head_t wait;
 	struct list_head regs;
+	ss_queue_closed_fn closed;
+	bool is_closed;
 	struct kref ref;
 };
 
 static const struct file_operations ss_queue_fops;
-
-/* Winsock's order for the events of one socket: a connection is reported
- * before its readiness, data before the close.
- */
-static const u8 ss_event_order[SHAREDSOCK_FD_MAX_EVENTS] = {
-	SHAREDSOCK_FD_CONNECT_BIT, SHAREDSOCK_FD_ACCEPT_BIT,
-	SHAREDSOCK_FD_READ_BIT, SHAREDSOCK_FD_OOB_BIT,
-	SHAREDSOCK_FD_WRITE_BIT, SHAREDSOCK_FD_CLOSE_BIT,
-	SHAREDSOCK_FD_QOS_BIT, SHAREDSOCK_FD_GROUP_QOS_BIT,
-	SHAREDSOCK_FD_ROUTING_INTERFACE_CHANGE_BIT,
-	SHAREDSOCK_FD_ADDRESS_LIST_CHANGE_BIT,
-};
 
 static void ss_queue_free(struct kref *ref)
 {
@@ -74,6 +67,21 @@ struct list_head *ss_queue_regs(struct ss_queue *queue)
 	return &queue->regs;
 }
 
+/*
+ * The queue's file has begun to close: a registration made after the
+ * closed callback ran would never be cancelled.
+ */
+bool ss_queue_closed(const struct ss_queue *queue)
+{
+	return READ_ONCE(queue->is_closed);
+}
+
+void ss_qentry_init(struct ss_qentry *qe, unsigned long ino)
+{
+	INIT_LIST_HEAD(&qe->ready_link);
+	qe->ino = ino;
+}
+
 /* A reference to the queue behind @fd, or ERR_PTR(-EINVAL). */
 struct ss_queue *ss_queue_from_fd(int fd)
 {
@@ -91,39 +99,47 @@ struct ss_queue *ss_queue_from_fd(int fd)
 	return queue;
 }
 
-/* Post @events of @reg; its errors are in reg->errors.  Any context. */
-void ss_queue_post(struct ss_queue *queue, struct ss_reg *reg, u32 events)
+/*
+ * Post @events of @qe, with @errors by slot, naming @sockfd and @msg; an
+ * event with a message waiting already updates that message.  Any context.
+ */
+void ss_queue_post(struct ss_queue *queue, struct ss_qentry *qe, u32 events,
+		   const s16 errors[SS_ERR_SLOTS], int sockfd, u32 msg)
 {
 	unsigned long flags, bit, bits = events;
 
 	spin_lock_irqsave(&queue->lock, flags);
 	for_each_set_bit(bit, &bits, SHAREDSOCK_FD_MAX_EVENTS) {
-		int slot = ss_err_slot(bit);
+		int slot = ss_rules_err_slot(bit);
 
 		if (slot >= 0)
-			reg->queued_err[slot] = reg->errors[slot];
+			qe->queued_err[slot] = errors[slot];
 	}
-	ss_stat_add(SS_STAT_MESSAGES, hweight32(events & ~reg->queued));
-	reg->queued |= events;
-	if (list_empty(&reg->ready_link))
-		list_add_tail(&reg->ready_link, &queue->ready);
+	ss_stat_add(SS_STAT_MESSAGES, hweight32(events & ~qe->queued));
+	qe->queued |= events;
+	qe->sockfd = sockfd;
+	qe->msg = msg;
+	if (list_empty(&qe->ready_link))
+		list_add_tail(&qe->ready_link, &queue->ready);
 	spin_unlock_irqrestore(&queue->lock, flags);
 	wake_up_poll(&queue->wait, EPOLLIN | EPOLLRDNORM);
 }
 
 /*
- * Take the messages of @reg still waiting in @queue out of it.  Returns
- * their events; their errors stay in reg->queued_err.
+ * Take the messages of @qe still waiting in @queue out of it.  Returns
+ * their events, and their errors by slot in @errors.
  */
-u32 ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg)
+u32 ss_queue_unlink(struct ss_queue *queue, struct ss_qentry *qe,
+		    s16 errors[SS_ERR_SLOTS])
 {
 	unsigned long flags;
 	u32 queued;
 
 	spin_lock_irqsave(&queue->lock, flags);
-	list_del_init(&reg->ready_link);
-	queued = reg->queued;
-	reg->queued = 0;
+	list_del_init(&qe->ready_link);
+	queued = qe->queued;
+	qe->queued = 0;
+	memcpy(errors, qe->queued_err, sizeof(qe->queued_err));
 	spin_unlock_irqrestore(&queue->lock, flags);
 	return queued;
 }
@@ -131,30 +147,27 @@ u32 ss_queue_unlink(struct ss_queue *queue, struct ss_reg *reg)
 /* Take the next message, round-robin across sockets.  Under queue->lock. */
 static bool ss_queue_pop(struct ss_queue *queue, struct sharedsock_message *m)
 {
-	struct ss_reg *reg;
-	unsigned int i, bit;
+	struct ss_qentry *qe;
+	unsigned int bit;
 	int slot;
 
-	reg = list_first_entry_or_null(&queue->ready, struct ss_reg, ready_link);
-	if (!reg)
+	qe = list_first_entry_or_null(&queue->ready, struct ss_qentry,
+				      ready_link);
+	if (!qe)
 		return false;
-	for (i = 0; i < SHAREDSOCK_FD_MAX_EVENTS; i++) {
-		bit = ss_event_order[i];
-		if (reg->queued & BIT(bit))
-			break;
-	}
+	bit = ss_rules_next_message(qe->queued);
 	memset(m, 0, sizeof(*m));
-	m->socket = reg->sink.sockfd;
-	m->msg = reg->sink.msg;
+	m->socket = qe->sockfd;
+	m->msg = qe->msg;
 	m->event = BIT(bit);
-	slot = ss_err_slot(bit);
-	m->error = slot >= 0 ? reg->queued_err[slot] : 0;
-	m->socket_ino = SOCK_INODE(reg->sock)->i_ino;
-	reg->queued &= ~BIT(bit);
-	if (reg->queued)
-		list_move_tail(&reg->ready_link, &queue->ready);
+	slot = ss_rules_err_slot(bit);
+	m->error = slot >= 0 ? qe->queued_err[slot] : 0;
+	m->socket_ino = qe->ino;
+	qe->queued &= ~BIT(bit);
+	if (qe->queued)
+		list_move_tail(&qe->ready_link, &queue->ready);
 	else
-		list_del_init(&reg->ready_link);
+		list_del_init(&qe->ready_link);
 	return true;
 }
 
@@ -261,7 +274,8 @@ static int ss_queue_release(struct inode *inode, struct file *file)
 {
 	struct ss_queue *queue = file->private_data;
 
-	ss_regs_queue_closed(queue);
+	WRITE_ONCE(queue->is_closed, true);
+	queue->closed(queue);
 	ss_queue_put(queue);
 	return 0;
 }
@@ -274,7 +288,7 @@ static const struct file_operations ss_queue_fops = {
 	.llseek		= noop_llseek,
 };
 
-int ss_queue_create(unsigned int flags)
+int ss_queue_create(unsigned int flags, ss_queue_closed_fn closed)
 {
 	struct ss_queue *queue;
 	int fd;
@@ -286,6 +300,7 @@ int ss_queue_create(unsigned int flags)
 	INIT_LIST_HEAD(&queue->ready);
 	init_waitqueue_head(&queue->wait);
 	INIT_LIST_HEAD(&queue->regs);
+	queue->closed = closed;
 	kref_init(&queue->ref);
 
 	fd = anon_inode_getfd("[sharedsock-queue]", &ss_queue_fops, queue,

@@ -97,7 +97,13 @@ struct ss_user {
 };
 
 /* target.c */
-int ss_targets_init(void);
+/*
+ * Takes every token off a dead target's list @tokens and frees them,
+ * a batch at a time.
+ */
+typedef void (*ss_target_empty_fn)(struct list_head *tokens);
+
+int ss_targets_init(ss_target_empty_fn empty);
 void ss_targets_exit(void);
 struct ss_target *ss_target_alloc(struct pid *pid);
 void ss_target_free_unused(struct ss_target *tgt);
@@ -126,9 +132,7 @@ int ss_token_redeem_vec(const struct sharedsock_info *info,
 			unsigned int o_flags, int __user *ufds,
 			unsigned int room);
 int ss_token_revoke(const struct sharedsock_info *info);
-bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
-		    unsigned int max);
-void ss_tokens_free(struct list_head *reaped);
+void ss_tokens_drop_all(struct list_head *tokens);
 u32 ss_tokens_pending(void);
 u32 ss_tokens_list(struct sharedsock_token_entry *entries, u32 room);
 

@@ -5,7 +5,7 @@
 #include <linux/percpu.h>
 #include <linux/string.h>
 
-#include "event.h"
+#include "reg.h"
 #include "sharedsock.h"
 
 DEFINE_PER_CPU(struct ss_stats, ss_stats);

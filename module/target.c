@@ -26,31 +26,21 @@ static void ss_target_retire(struct ss_target *tgt)
 		queue_work(ss_target_wq, &tgt->work);
 }
 
-/* Tokens killed per hold of sharedsock_lock when a target goes. */
-#define SS_REAP_BATCH	256
+/* Empties a dead target's token list (token.c), given at init. */
+static ss_target_empty_fn ss_target_empty;
 
 static void ss_target_work(struct work_struct *work)
 {
 	struct ss_target *tgt = container_of(work, struct ss_target, work);
-	bool done;
 
-	/* Dead, the target takes no new tokens: empty it a batch at a time,
-	 * so that a million pending tokens do not hold the lock for long.
-	 */
-	do {
-		LIST_HEAD(reaped);
-
-		spin_lock_bh(&sharedsock_lock);
-		if (!tgt->dead) {
-			hash_del(&tgt->node);
-			tgt->dead = true;
-		}
-		done = ss_tokens_reap(&tgt->tokens, &reaped, SS_REAP_BATCH);
-		spin_unlock_bh(&sharedsock_lock);
-		ss_tokens_free(&reaped);
-		cond_resched();
-	} while (!done);
-
+	/* Dead, the target takes no new tokens: ss_target_find() skips it. */
+	spin_lock_bh(&sharedsock_lock);
+	if (!tgt->dead) {
+		hash_del(&tgt->node);
+		tgt->dead = true;
+	}
+	spin_unlock_bh(&sharedsock_lock);
+	ss_target_empty(&tgt->tokens);
 	remove_wait_queue(&tgt->pid->wait_pidfd, &tgt->wait);
 	put_pid(tgt->pid);
 	kfree(tgt);
@@ -155,8 +145,9 @@ void ss_targets_for_each(void (*fn)(struct list_head *tokens, void *arg),
 		fn(&tgt->tokens, arg);
 }
 
-int ss_targets_init(void)
+int ss_targets_init(ss_target_empty_fn empty)
 {
+	ss_target_empty = empty;
 	ss_target_wq = alloc_workqueue("sharedsock", WQ_UNBOUND, 0);
 	return ss_target_wq ? 0 : -ENOMEM;
 }

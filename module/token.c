@@ -168,8 +168,8 @@ static void ss_token_expire(struct timer_list *timer)
  * Kill up to @max tokens of a target's list; those now owned go to @reaped.
  * Returns true when the list is empty.
  */
-bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
-		    unsigned int max)
+static bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
+			   unsigned int max)
 {
 	struct ss_token *tok, *next;
 
@@ -184,12 +184,35 @@ bool ss_tokens_reap(struct list_head *tokens, struct list_head *reaped,
 	return true;
 }
 
-void ss_tokens_free(struct list_head *reaped)
+static void ss_tokens_free(struct list_head *reaped)
 {
 	struct ss_token *tok, *next;
 
 	list_for_each_entry_safe(tok, next, reaped, target_link)
 		ss_token_destroy(tok);
+}
+
+/* Tokens killed per hold of sharedsock_lock when a target goes. */
+#define SS_REAP_BATCH	256
+
+/*
+ * Drop every token of a dead target's list @tokens (ss_target_empty_fn), a
+ * batch at a time, so that a million pending tokens do not hold the lock
+ * for long.
+ */
+void ss_tokens_drop_all(struct list_head *tokens)
+{
+	bool done;
+
+	do {
+		LIST_HEAD(reaped);
+
+		spin_lock_bh(&sharedsock_lock);
+		done = ss_tokens_reap(tokens, &reaped, SS_REAP_BATCH);
+		spin_unlock_bh(&sharedsock_lock);
+		ss_tokens_free(&reaped);
+		cond_resched();
+	} while (!done);
 }
 
 static unsigned long ss_user_limit(void)

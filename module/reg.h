@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Event registrations (reg.c) and their sinks (sink.c).
+ */
+#ifndef _SHAREDSOCK_REG_H
+#define _SHAREDSOCK_REG_H
+
+#include <linux/mutex.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/task_work.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/sharedsock.h>
+
+#include "queue.h"
+#include "rules.h"
+
+struct eventfd_ctx;
+
+enum ss_sink_kind {
+	SS_SINK_NONE,
+	SS_SINK_EVENTFD,
+	SS_SINK_QUEUE,
+};
+
+/**
+ * struct ss_sink - where a registration delivers its events
+ * @kind:     enum ss_sink_kind
+ * @msg:      queue: the message value
+ * @sockfd:   queue: the socket's descriptor as registered
+ * @evt_file: eventfd: a reference to the eventfd's file (kept so that an
+ *            accepted socket can take its own reference to the context)
+ * @evt:      eventfd: a reference to its context
+ * @queue:    queue: a reference to the queue
+ */
+struct ss_sink {
+	u8 kind;
+	u32 msg;
+	int sockfd;
+	union {
+		struct {
+			struct file *evt_file;
+			struct eventfd_ctx *evt;
+		};
+		struct ss_queue *queue;
+	};
+};
+
+/**
+ * struct ss_reg - the event registration of one underlying socket
+ * @sock:       the socket; its inode's i_private points here, and its
+ *              sock->ops at its protocol's struct ss_ops (watch.c), while
+ *              the registration exists
+ * @wait:       unless @hooked: on the socket's wait queue (sock->wq.wait)
+ * @rcu:        frees the object a grace period after the socket's last
+ *              close, for the sock callbacks that may still be reading it
+ * @node:       on the list of all registrations, under ss_reg_mutex
+ * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
+ * @registrant: process that made the current registration (a reference),
+ *              and @registrant_uid its user; under ss_reg_mutex
+ * @lock:       protects @sink, @st and @unresolved
+ * @sink:       delivery; replaced by each registration made on the socket
+ * @st:         the Winsock state (rules.c)
+ * @unresolved: accepted socket whose descriptor is not known yet; nothing
+ *              is posted to a queue until it is
+ * @hooked:     readiness comes from the sock's callbacks, not from @wait
+ *              (which is then on no queue); changed under the socket's
+ *              lock (lock_sock()), by a caller that holds its file
+ * @signal_work: signals the eventfd where eventfd_signal() may not recurse
+ * @resolve:    task work that learns an accepted socket's descriptor
+ * @qe:         its messages in @sink.queue, under the queue's lock
+ *
+ * Lifetime: created by the first registration made on a socket and kept,
+ * whatever later registrations change, until the socket's last close (see
+ * watch.c), then freed a grace period after the protocol's release.  It
+ * never holds a reference to the socket.
+ *
+ * Size: at most 256 bytes (checked at build time), the memory target per
+ * registration.
+ */
+struct ss_reg {
+	struct socket *sock;
+	union {
+		wait_queue_entry_t wait;
+		struct rcu_head rcu;
+	};
+	struct list_head node;
+	struct list_head queue_link;
+	struct pid *registrant;
+	kuid_t registrant_uid;
+
+	spinlock_t lock;		/* @sink, @st, @unresolved */
+	struct ss_sink sink;
+	struct ss_rstate st;
+	bool unresolved;
+	bool hooked;
+	struct work_struct signal_work;
+	struct callback_head resolve;
+
+	struct ss_qentry qe;
+};
+
+/*
+ * Serialises registration changes: the list of registrations, sinks and
+ * queue membership.  Never held across lock_sock(), a user copy or an
+ * allocation: the close path of one socket never waits for another.
+ */
+extern struct mutex ss_reg_mutex;
+
+/* reg.c */
+int ss_regs_init(void);
+void ss_regs_exit(void);
+struct ss_reg *ss_reg_alloc(void);
+void ss_reg_free(struct ss_reg *reg);
+void ss_reg_free_rcu(struct ss_reg *reg);
+void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
+		 bool connecting);
+void ss_reg_link(struct ss_reg *reg);
+void ss_reg_unlink(struct ss_reg *reg);
+void ss_reg_event(struct ss_reg *reg, struct sock *sk, __poll_t key);
+void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm);
+void ss_reg_called(struct ss_reg *reg, unsigned int calls);
+void ss_reg_received(struct ss_reg *reg, bool oob);
+void ss_reg_connect_start(struct ss_reg *reg);
+void ss_reg_connect_end(struct ss_reg *reg, enum ss_connect_end end, int err);
+void ss_reg_local_shutdown(struct ss_reg *reg, u8 how);
+int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask);
+void ss_reg_set_registrant(struct ss_reg *reg);
+void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent);
+void ss_reg_resolve_later(struct ss_reg *child);
+void ss_reg_enum(struct ss_reg *reg, struct eventfd_ctx *evt,
+		 struct ss_queue *queue, struct sharedsock_enum *args);
+void ss_reg_enum_undo(struct ss_reg *reg, struct eventfd_ctx *evt,
+		      const struct sharedsock_enum *args);
+void ss_eventfd_reset(struct eventfd_ctx *evt);
+void ss_regs_queue_closed(struct ss_queue *queue);
+u32 ss_regs_count(void);
+u32 ss_regs_list(struct sharedsock_reg_entry *entries, u32 room);
+
+/* sink.c */
+int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args,
+		int sockfd);
+void ss_sink_dup(struct ss_sink *to, const struct ss_sink *from);
+void ss_sink_put(struct ss_sink *sink);
+
+#endif /* _SHAREDSOCK_REG_H */

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The Winsock event rules, as a table (Documentation/sharedsock.rst,
+ * "Network events"):
+ *  - an event is recorded when its condition is seen to hold while it is
+ *    armed, and is then disarmed until its re-enabling call;
+ *  - READ, OOB and ACCEPT are level-triggered: right after the re-enabling
+ *    call the condition is looked at again, and recorded if it still holds;
+ *  - a recorded event is reported (fetched or posted) once it is selected;
+ *  - CONNECT and CLOSE are recorded once, with an error.
+ *
+ * Nothing here locks or touches a socket: the registration calls in under
+ * its own lock with what it saw of the socket.  Changing what Windows does
+ * is changing this file (and its unit test, selftests/rules_test.c).
+ */
+#include "rules.h"
+
+/**
+ * struct ss_rule - the rule of one network event
+ * @wake:     wake-ups (enum ss_wake) that may raise it; CONNECT and CLOSE
+ *            are looked at on every wake-up (@any_wake)
+ * @any_wake: looked at on every wake-up, whatever its key
+ * @reenable: calls (enum ss_call) that re-enable it
+ * @reposted: a new message-mode registration re-arms it, so that current
+ *            conditions are posted again
+ * @err_slot: where its error is kept (enum ss_err_slot), or -1: none
+ * @holds:    whether its condition holds, as @obs saw the socket; NULL for
+ *            CONNECT and CLOSE, which change the state as they are seen
+ */
+struct ss_rule {
+	u8 wake;
+	bool any_wake;
+	u8 reenable;
+	bool reposted;
+	s8 err_slot;
+	bool (*holds)(const struct ss_rstate *st, const struct ss_obs *obs);
+};
+
+static bool ss_holds_read(const struct ss_rstate *st, const struct ss_obs *obs)
+{
+	return !obs->listening && obs->readable;
+}
+
+/*
+ * Room to send on a connected socket: a write-space wake-up says so by
+ * itself; a look (registration, re-enabling) asks poll, and not on a
+ * connection that has ended before it.
+ */
+static bool ss_holds_write(const struct ss_rstate *st, const struct ss_obs *obs)
+{
+	return !obs->listening && st->connected && obs->space &&
+	       (obs->space_wake || obs->established);
+}
+
+static bool ss_holds_oob(const struct ss_rstate *st, const struct ss_obs *obs)
+{
+	return !obs->listening && obs->urgent;
+}
+
+static bool ss_holds_accept(const struct ss_rstate *st, const struct ss_obs *obs)
+{
+	return obs->listening && obs->accept_pending;
+}
+
+#define SS_BIT(name)	SHAREDSOCK_FD_##name##_BIT
+
+static const struct ss_rule ss_rules[SHAREDSOCK_FD_MAX_EVENTS] = {
+	[SS_BIT(READ)] = {
+		.wake = SS_WAKE_IN, .reenable = SS_CALL_RECV,
+		.reposted = true, .err_slot = -1, .holds = ss_holds_read,
+	},
+	[SS_BIT(WRITE)] = {
+		.wake = SS_WAKE_OUT, .reenable = SS_CALL_SEND_BLOCKED,
+		.reposted = true, .err_slot = -1, .holds = ss_holds_write,
+	},
+	[SS_BIT(OOB)] = {
+		.wake = SS_WAKE_PRI, .reenable = SS_CALL_RECV_OOB,
+		.reposted = true, .err_slot = -1, .holds = ss_holds_oob,
+	},
+	[SS_BIT(ACCEPT)] = {
+		.wake = SS_WAKE_IN, .reenable = SS_CALL_ACCEPT,
+		.reposted = true, .err_slot = -1, .holds = ss_holds_accept,
+	},
+	[SS_BIT(CONNECT)] = { .any_wake = true, .err_slot = SS_ERR_CONNECT },
+	[SS_BIT(CLOSE)] = { .any_wake = true, .err_slot = SS_ERR_CLOSE },
+	/* QOS, GROUP_QOS, ROUTING_INTERFACE_CHANGE, ADDRESS_LIST_CHANGE:
+	 * selectable, never raised on Linux.
+	 */
+	[SS_BIT(QOS)] = { .err_slot = -1 },
+	[SS_BIT(GROUP_QOS)] = { .err_slot = -1 },
+	[SS_BIT(ROUTING_INTERFACE_CHANGE)] = { .err_slot = -1 },
+	[SS_BIT(ADDRESS_LIST_CHANGE)] = { .err_slot = -1 },
+};
+
+/* Winsock's order for the messages of one socket: a connection is
+ * reported before its readiness, data before the close.
+ */
+static const u8 ss_message_order[SHAREDSOCK_FD_MAX_EVENTS] = {
+	SS_BIT(CONNECT), SS_BIT(ACCEPT), SS_BIT(READ), SS_BIT(OOB),
+	SS_BIT(WRITE), SS_BIT(CLOSE), SS_BIT(QOS), SS_BIT(GROUP_QOS),
+	SS_BIT(ROUTING_INTERFACE_CHANGE), SS_BIT(ADDRESS_LIST_CHANGE),
+};
+
+void ss_rules_init(struct ss_rstate *st, bool stream, bool connected,
+		   bool connecting)
+{
+	*st = (struct ss_rstate){
+		.armed = SS_EV_ALL,
+		.stream = stream,
+		.connected = connected,
+		.connecting = connecting,
+	};
+}
+
+/* The slot of the error of event @bit, or -1 if it never has one. */
+int ss_rules_err_slot(unsigned int bit)
+{
+	return bit < SHAREDSOCK_FD_MAX_EVENTS ? ss_rules[bit].err_slot : -1;
+}
+
+/*
+ * Record @events that are armed, with their errors from @errs (NULL:
+ * none).  An event recorded is disarmed until its re-enabling call.
+ * Returns the events recorded; those not pending before are @fresh: an
+ * event recorded again before it was fetched signals nothing new.
+ */
+u32 ss_rules_record(struct ss_rstate *st, u32 events,
+		    const struct ss_errs *errs, u32 *fresh)
+{
+	unsigned int bit;
+
+	events &= st->armed;
+	*fresh = events & ~st->pending;
+	if (!events)
+		return 0;
+	st->armed &= ~events;
+	st->pending |= events;
+	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++) {
+		int slot = ss_rules[bit].err_slot;
+
+		if ((events & (1U << bit)) && slot >= 0)
+			st->errors[slot] = errs ? errs->err[bit] : 0;
+	}
+	return events;
+}
+
+/*
+ * The peer shut down its sending side, closed, or reset the connection: a
+ * local shutdown(SHUT_RD) is not the peer's doing.
+ */
+static bool ss_peer_closed(const struct ss_rstate *st, const struct ss_obs *obs)
+{
+	if (!st->stream || !st->connected)
+		return false;
+	return obs->peer_closed ||
+	       (obs->rcv_shutdown && !(st->local_shut & SS_SHUT_RCV));
+}
+
+/*
+ * FD_CLOSE once the peer closed and the data before it has been read.  A
+ * reset's error is kept, since recv() consumes sk_err on the way.
+ */
+static u32 ss_close_event(struct ss_rstate *st, const struct ss_obs *obs,
+			  struct ss_errs *errs)
+{
+	if (!ss_peer_closed(st, obs))
+		return 0;
+	if (obs->sk_err && !st->close_err)
+		st->close_err = obs->sk_err;
+	if (obs->readable)
+		return 0;
+	errs->err[SS_BIT(CLOSE)] = st->close_err;
+	return SS_FD(CLOSE);
+}
+
+/* A connect() in progress finished: FD_CONNECT (and FD_WRITE on success). */
+static u32 ss_connect_event(struct ss_rstate *st, const struct ss_obs *obs,
+			    struct ss_errs *errs)
+{
+	if (!st->connecting)
+		return 0;
+	if (obs->established) {
+		st->connecting = false;
+		st->connected = true;
+		return SS_FD(CONNECT) | SS_FD(WRITE);
+	}
+	if (!obs->connect_failed)
+		return 0;
+	st->connecting = false;
+	errs->err[SS_BIT(CONNECT)] = obs->sk_err;
+	return SS_FD(CONNECT);
+}
+
+/* The events of the table whose condition holds, among @which. */
+static u32 ss_levels(const struct ss_rstate *st, const struct ss_obs *obs,
+		     u32 which)
+{
+	unsigned int bit;
+	u32 events = 0;
+
+	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
+		if ((which & (1U << bit)) && ss_rules[bit].holds &&
+		    ss_rules[bit].holds(st, obs))
+			events |= 1U << bit;
+	return events;
+}
+
+/* The table's events a wake-up of classes @wake may raise. */
+static u32 ss_woken(unsigned int wake)
+{
+	unsigned int bit;
+	u32 events = 0;
+
+	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
+		if (ss_rules[bit].wake & wake)
+			events |= 1U << bit;
+	return events;
+}
+
+/*
+ * A wake-up of classes @wake: the events it raises, not yet recorded
+ * (the caller records them, with @errs).
+ */
+u32 ss_rules_on_wake(struct ss_rstate *st, const struct ss_obs *obs,
+		     unsigned int wake, struct ss_errs *errs)
+{
+	u32 events;
+
+	if (obs->listening)
+		return ss_levels(st, obs, ss_woken(wake));
+	events = ss_connect_event(st, obs, errs);
+	events |= ss_levels(st, obs, ss_woken(wake));
+	return events | ss_close_event(st, obs, errs);
+}
+
+/*
+ * A wake-up whose key names only data and/or space (@wake, 0 for any
+ * other) while nothing it could raise is armed and no connect() is in
+ * progress changes nothing: the caller may skip its look at the socket.
+ */
+bool ss_rules_wake_is_noop(const struct ss_rstate *st, unsigned int wake)
+{
+	if (!wake)
+		return false;
+	return !st->connecting && !(st->armed & ss_woken(wake));
+}
+
+/*
+ * A look at the socket outside a wake-up (at registration, after a
+ * re-enabling call): the events among @which whose condition holds now.
+ */
+u32 ss_rules_holding(struct ss_rstate *st, const struct ss_obs *obs,
+		     u32 which, struct ss_errs *errs)
+{
+	u32 events = ss_levels(st, obs, SS_EV_ALL);
+
+	if (!obs->listening)
+		events |= ss_close_event(st, obs, errs);
+	return events & which;
+}
+
+/* The events that @calls (enum ss_call) re-enable. */
+u32 ss_rules_reenabled_by(unsigned int calls)
+{
+	unsigned int bit;
+	u32 events = 0;
+
+	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
+		if (ss_rules[bit].reenable & calls)
+			events |= 1U << bit;
+	return events;
+}
+
+/* Re-enable @events: a re-enabling call was made. */
+void ss_rules_arm(struct ss_rstate *st, u32 events)
+{
+	st->armed |= events;
+}
+
+/* A connect() that starts a connection: its outcome is FD_CONNECT. */
+void ss_rules_connect_start(struct ss_rstate *st)
+{
+	st->connecting = true;
+	st->armed |= SS_FD(CONNECT);
+}
+
+/*
+ * The connect() call returned: the events its outcome raises now (none
+ * while it goes on: the wake-ups tell), with the error in @errs.
+ */
+u32 ss_rules_connect_end(struct ss_rstate *st, enum ss_connect_end end,
+			 int err, struct ss_errs *errs)
+{
+	if (!st->connecting || end == SS_CONNECT_GOES_ON)
+		return 0;
+	st->connecting = false;
+	switch (end) {
+	case SS_CONNECT_DONE:
+		st->connected = true;
+		return SS_FD(CONNECT) | SS_FD(WRITE);
+	case SS_CONNECT_FAILED:
+		errs->err[SS_BIT(CONNECT)] = err;
+		return SS_FD(CONNECT);
+	default:
+		return 0;
+	}
+}
+
+/* shutdown() done locally (@how: SS_SHUT_RCV and/or SS_SHUT_SEND). */
+void ss_rules_local_shutdown(struct ss_rstate *st, u8 how)
+{
+	st->local_shut |= how;
+}
+
+/*
+ * A new registration selects @mask.  In message mode (@queue) current
+ * conditions are posted again: the level-triggered events and FD_WRITE
+ * are re-armed for the look that follows.
+ */
+void ss_rules_select(struct ss_rstate *st, u32 mask, bool queue)
+{
+	unsigned int bit;
+
+	st->mask = mask;
+	if (!queue)
+		return;
+	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
+		if (ss_rules[bit].reposted)
+			st->armed |= 1U << bit;
+}
+
+/* Event mode: whether newly recorded @fresh events signal the event object. */
+bool ss_rules_signals(const struct ss_rstate *st, u32 fresh)
+{
+	return (st->pending & st->mask) && (fresh & st->mask);
+}
+
+/*
+ * Take the recorded events that are selected, with their errors by slot
+ * into @errors (may be NULL): a fetch, or a post to a queue.
+ */
+u32 ss_rules_fetch(struct ss_rstate *st, s16 errors[SS_ERR_SLOTS])
+{
+	u32 events = st->pending & st->mask;
+	int i;
+
+	if (errors)
+		for (i = 0; i < SS_ERR_SLOTS; i++)
+			errors[i] = st->errors[i];
+	st->pending &= ~events;
+	return events;
+}
+
+/*
+ * Put back @events that were taken but never reached the application (a
+ * fetch that could not be copied out, messages taken back from a queue):
+ * Windows leaves posted messages in the window's queue, and an FD_CLOSE
+ * or FD_CONNECT lost here would never come again.
+ */
+void ss_rules_unfetch(struct ss_rstate *st, u32 events,
+		      const s16 errors[SS_ERR_SLOTS])
+{
+	unsigned int bit;
+
+	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++) {
+		int slot = ss_rules[bit].err_slot;
+
+		if ((events & (1U << bit)) && slot >= 0 && errors)
+			st->errors[slot] = errors[slot];
+	}
+	st->pending |= events;
+}
+
+/*
+ * After a recv() that leaves data, re-enabling FD_READ changes nothing
+ * when FD_READ is recorded and not fetched yet, and so not armed: it would
+ * be recorded again at once, into the same pending bit.
+ */
+bool ss_rules_read_rearm_is_noop(const struct ss_rstate *st)
+{
+	return st->pending & ~st->armed & SS_FD(READ);
+}
+
+/* The event of the next message to read among @queued (not 0). */
+unsigned int ss_rules_next_message(u32 queued)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHAREDSOCK_FD_MAX_EVENTS; i++)
+		if (queued & (1U << ss_message_order[i]))
+			break;
+	return i < SHAREDSOCK_FD_MAX_EVENTS ? ss_message_order[i] : 0;
+}
