@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regression tests for the hazards of the first event layer that an
+ * independent review reproduced (event-layer.md in the design notes; the
+ * others have their tests beside the code they concern: kinds_test for
+ * hazard 1, vector_test for hazard 9, security_test for hazard 10).
+ *
+ * Hazard 4: a global lock held across lock_sock().  One socket whose lock
+ * is held up -- here a send() stalled on a page fault that userfaultfd
+ * holds open -- must hold up nobody but its own callers: a registration
+ * made on it meanwhile waits, and the close and registration of every
+ * other registered socket go on.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "kselftest_harness.h"
+
+/* A page whose first touch userfaultfd holds until it is released. */
+struct held_page {
+	int uffd;
+	char *page;
+	long size;
+};
+
+static int held_page_open(struct held_page *h)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+
+	h->size = sysconf(_SC_PAGESIZE);
+	h->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (h->uffd < 0 || ioctl(h->uffd, UFFDIO_API, &api))
+		return -1;
+	h->page = mmap(NULL, h->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->page == MAP_FAILED)
+		return -1;
+	reg.range.start = (uintptr_t)h->page;
+	reg.range.len = h->size;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	return ioctl(h->uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* True once some thread is stalled on the page, within @ms. */
+static bool held_page_faulted(struct held_page *h, int ms)
+{
+	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	return poll(&pfd, 1, ms) == 1 &&
+	       read(h->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+/* Let the stalled thread go on: the page becomes a zero page. */
+static void held_page_release(struct held_page *h)
+{
+	struct uffdio_zeropage zp = {
+		.range = { .start = (uintptr_t)h->page, .len = h->size },
+	};
+
+	ioctl(h->uffd, UFFDIO_ZEROPAGE, &zp);
+}
+
+static bool readable_within(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+/* A call made on its own thread, which says on @done when it returned. */
+struct call {
+	int fd, efd, ret, err;
+	int done;		/* an eventfd */
+	volatile pid_t tid;
+	enum { CALL_SEND, CALL_SELECT, CALL_CLOSE } what;
+	char *buf;
+	long len;
+	pthread_t thread;
+};
+
+static void *call_main(void *arg)
+{
+	struct call *c = arg;
+
+	c->tid = gettid();
+	switch (c->what) {
+	case CALL_SEND:
+		c->ret = send(c->fd, c->buf, c->len, MSG_NOSIGNAL);
+		break;
+	case CALL_SELECT:
+		c->ret = ss_event_select(c->fd, c->efd, SS_FD_READ);
+		break;
+	case CALL_CLOSE:
+		c->ret = close(c->fd);
+		break;
+	}
+	c->err = errno;
+	eventfd_write(c->done, 1);
+	return NULL;
+}
+
+static int call_start(struct call *c)
+{
+	c->done = eventfd(0, EFD_CLOEXEC);
+	if (c->done < 0)
+		return -1;
+	return pthread_create(&c->thread, NULL, call_main, c) ? -1 : 0;
+}
+
+static bool call_returned_within(struct call *c, int ms)
+{
+	struct pollfd pfd = { .fd = c->done, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+/*
+ * @c's thread is blocked in its call (asleep, interruptibly or not: a
+ * socket's lock is waited for uninterruptibly), within @ms.
+ */
+static bool call_blocked_within(struct call *c, int ms)
+{
+	char dir[32], state;
+
+	for (; ms > 0; ms--, usleep(1000)) {
+		if (!c->tid)
+			continue;
+		snprintf(dir, sizeof(dir), "self/task/%d", c->tid);
+		state = proc_state_of(dir);
+		if (state == 'S' || state == 'D')
+			return true;
+	}
+	return false;
+}
+
+static void call_join(struct call *c)
+{
+	pthread_join(c->thread, NULL);
+	close(c->done);
+}
+
+TEST(stalled_socket_lock_holds_up_no_other_socket)
+{
+	int a[2], b[2], c[2], efd;
+	struct call send_a = { .what = CALL_SEND };
+	struct call select_a = { .what = CALL_SELECT };
+	struct call close_b = { .what = CALL_CLOSE };
+	struct call select_c = { .what = CALL_SELECT };
+	struct held_page h;
+
+	if (held_page_open(&h))
+		SKIP(return, "no userfaultfd (errno %d)", errno);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_GE(efd, 0);
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, a));
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, b));
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, c));
+	ASSERT_EQ(0, ss_event_select(b[0], efd, SS_FD_READ));
+
+	/* A send on a[0] stalls in its copy, holding a[0]'s socket lock. */
+	send_a.fd = a[0];
+	send_a.buf = h.page;
+	send_a.len = h.size;
+	ASSERT_EQ(0, call_start(&send_a));
+	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+
+	/* A registration on a[0] waits for that lock... */
+	select_a.fd = a[0];
+	select_a.efd = efd;
+	ASSERT_EQ(0, call_start(&select_a));
+	ASSERT_TRUE(call_blocked_within(&select_a, WAIT_MS));
+
+	/* ...and holds up nobody else. */
+	close_b.fd = b[0];
+	ASSERT_EQ(0, call_start(&close_b));
+	EXPECT_TRUE(call_returned_within(&close_b, WAIT_MS)) {
+		TH_LOG("closing another registered socket waited for a[0]'s lock");
+	}
+	select_c.fd = c[0];
+	select_c.efd = efd;
+	ASSERT_EQ(0, call_start(&select_c));
+	EXPECT_TRUE(call_returned_within(&select_c, WAIT_MS)) {
+		TH_LOG("registering another socket waited for a[0]'s lock");
+	}
+
+	held_page_release(&h);
+	call_join(&send_a);
+	call_join(&select_a);
+	call_join(&close_b);
+	call_join(&select_c);
+	EXPECT_EQ(h.size, send_a.ret);
+	EXPECT_EQ(0, select_a.ret);
+	EXPECT_EQ(0, close_b.ret);
+	EXPECT_EQ(0, select_c.ret);
+	/* a[0]'s registration took effect once the lock was free. */
+	ASSERT_EQ(0, ss_event_select(c[0], efd, 0));
+	ASSERT_EQ(h.size, recv(a[1], h.page, h.size, MSG_WAITALL));
+	eventfd_read(efd, &(eventfd_t){ 0 });
+	ASSERT_EQ(1, send(a[1], "x", 1, 0));
+	EXPECT_TRUE(readable_within(efd, WAIT_MS));
+	EXPECT_TRUE(peer_eof_within(b[1], WAIT_MS));
+	close(a[0]);
+	close(a[1]);
+	close(b[1]);
+	close(c[0]);
+	close(c[1]);
+	close(efd);
+	close(h.uffd);
+	munmap(h.page, h.size);
+}
+
+TEST_HARNESS_MAIN
