@@ -411,12 +411,16 @@ static long ss_ioctl_status(void __user *uarg)
 	return 0;
 }
 
+/*
+ * SHAREDSOCK_IOC_LIST: the entries are copied out a batch at a time, with
+ * no lock held and nothing allocated by the count asked for.
+ */
 static long ss_ioctl_list(void __user *uarg)
 {
 	struct sharedsock_list args;
-	size_t entry_size;
-	void *entries;
-	u32 room, total;
+	void __user *uentries;
+	u32 room, total = 0;
+	long written;
 	int err;
 
 	err = ss_copy_args(&args, sizeof(args), SS_LIST_SIZE_VER0, uarg);
@@ -424,33 +428,23 @@ static long ss_ioctl_list(void __user *uarg)
 		return err;
 	if (args.flags)
 		return -EINVAL;
+	room = min(args.count, SS_LIST_MAX);
+	uentries = u64_to_user_ptr(args.entries);
 	switch (args.kind) {
 	case SHAREDSOCK_LIST_TOKENS:
-		entry_size = sizeof(struct sharedsock_token_entry);
+		written = ss_tokens_list(uentries, room, &total);
 		break;
 	case SHAREDSOCK_LIST_REGISTRATIONS:
-		entry_size = sizeof(struct sharedsock_reg_entry);
+		written = ss_regs_list(uentries, room, &total);
 		break;
 	default:
 		return -EINVAL;
 	}
-	room = min(args.count, SS_LIST_MAX);
-	entries = kvcalloc(max(room, 1U), entry_size, GFP_KERNEL_ACCOUNT);
-	if (!entries)
-		return -ENOMEM;
-	if (args.kind == SHAREDSOCK_LIST_TOKENS)
-		total = ss_tokens_list(entries, room);
-	else
-		total = ss_regs_list(entries, room);
-
-	room = min(room, total);
-	args.count = total;
-	if (copy_to_user(u64_to_user_ptr(args.entries), entries,
-			 (size_t)room * entry_size) ||
-	    put_user(args.count, &((struct sharedsock_list __user *)uarg)->count))
-		err = -EFAULT;
-	kvfree(entries);
-	return err ?: room;
+	if (written < 0)
+		return written;
+	if (put_user(total, &((struct sharedsock_list __user *)uarg)->count))
+		return -EFAULT;
+	return written;
 }
 
 static long ss_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

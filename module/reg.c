@@ -21,6 +21,7 @@
 DEFINE_MUTEX(ss_reg_mutex);
 static LIST_HEAD(ss_regs);
 static u32 ss_regs_nr;		/* on ss_regs, under ss_reg_mutex */
+static u32 ss_regs_seq;		/* the last list_seq given, likewise */
 static struct kmem_cache *ss_reg_cache;
 
 struct ss_reg *ss_reg_alloc(void)
@@ -84,6 +85,7 @@ void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
 void ss_reg_link(struct ss_reg *reg)
 {
 	lockdep_assert_held(&ss_reg_mutex);
+	reg->list_seq = ++ss_regs_seq;
 	list_add_tail(&reg->node, &ss_regs);
 	ss_regs_nr++;
 	ss_stat_add(SS_STAT_REGS_CREATED, 1);
@@ -542,31 +544,106 @@ static void ss_reg_list_one(struct ss_reg *reg, struct sharedsock_reg_entry *e,
 	spin_unlock_irqrestore(&reg->lock, flags);
 }
 
+/* Registrations looked at per hold of ss_reg_mutex by a listing. */
+#define SS_LIST_STEPS	256
+
+/**
+ * struct ss_reg_lister - a listing of registrations in progress
+ * @batch: room for SS_LIST_BATCH entries, copied out between holds
+ * @n:     entries in @batch
+ * @room:  entries the caller has room for
+ * @total: visible registrations seen so far
+ * @last:  list_seq of the last registration looked at
+ * @begun: @last is set
+ * @all:   the caller sees every user's registrations
+ * @uid:   else only those of this user
+ * @ns:    pid namespace to give pids in
+ */
+struct ss_reg_lister {
+	struct sharedsock_reg_entry *batch;
+	u32 n;
+	u32 room;
+	u32 total;
+	u32 last;
+	bool begun;
+	bool all;
+	kuid_t uid;
+	struct pid_namespace *ns;
+};
+
+/*
+ * One hold of ss_reg_mutex: list on after the last registration looked
+ * at, until the batch is full or SS_LIST_STEPS were looked at.  The list
+ * is in the order of list_seq, which only grows (modulo 2^32).  Returns
+ * true at its end.
+ */
+static bool ss_regs_list_step(struct ss_reg_lister *l)
+{
+	unsigned int steps = 0;
+	struct ss_reg *reg;
+
+	lockdep_assert_held(&ss_reg_mutex);
+	list_for_each_entry(reg, &ss_regs, node) {
+		bool seen = l->all || uid_eq(reg->registrant_uid, l->uid);
+
+		if (l->begun && (s32)(reg->list_seq - l->last) <= 0)
+			continue;
+		if (steps++ == SS_LIST_STEPS ||
+		    (seen && l->total < l->room && l->n == SS_LIST_BATCH))
+			return false;
+		l->last = reg->list_seq;
+		l->begun = true;
+		if (!seen)
+			continue;
+		if (l->total < l->room)
+			ss_reg_list_one(reg, &l->batch[l->n++], l->ns);
+		l->total++;
+	}
+	return true;
+}
+
 /**
  * ss_regs_list - describe the registrations the caller may see
- * @entries: room for @room entries
- * @room:    size of @entries
+ * @uentries: user room for @room entries
+ * @room:     size of @uentries
+ * @total:    the number of visible registrations, which may exceed @room
  *
- * Return: the number of visible registrations, which may exceed @room.
+ * The mutex is held for a bounded number of registrations at a time, and
+ * the entries are copied out between holds, a batch at a time.
+ *
+ * Return: the number of entries written, or -errno.
  */
-u32 ss_regs_list(struct sharedsock_reg_entry *entries, u32 room)
+int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
+		 u32 *total)
 {
-	struct pid_namespace *ns = task_active_pid_ns(current);
-	bool all = capable(CAP_SYS_ADMIN);
-	kuid_t uid = current_uid();
-	struct ss_reg *reg;
-	u32 total = 0;
+	struct ss_reg_lister l = {
+		.room = room,
+		.all = capable(CAP_SYS_ADMIN),
+		.uid = current_uid(),
+		.ns = task_active_pid_ns(current),
+	};
+	u32 written = 0;
+	bool done;
 
-	mutex_lock(&ss_reg_mutex);
-	list_for_each_entry(reg, &ss_regs, node) {
-		if (!all && !uid_eq(reg->registrant_uid, uid))
-			continue;
-		if (total < room)
-			ss_reg_list_one(reg, &entries[total], ns);
-		total++;
-	}
-	mutex_unlock(&ss_reg_mutex);
-	return total;
+	l.batch = kmalloc_array(SS_LIST_BATCH, sizeof(*l.batch), GFP_KERNEL);
+	if (!l.batch)
+		return -ENOMEM;
+	do {
+		mutex_lock(&ss_reg_mutex);
+		done = ss_regs_list_step(&l);
+		mutex_unlock(&ss_reg_mutex);
+		if (copy_to_user(uentries + written, l.batch,
+				 l.n * sizeof(*l.batch))) {
+			kfree(l.batch);
+			return -EFAULT;
+		}
+		written += l.n;
+		l.n = 0;
+		cond_resched();
+	} while (!done);
+	kfree(l.batch);
+	*total = l.total;
+	return written;
 }
 
 int ss_regs_init(void)

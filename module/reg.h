@@ -57,6 +57,7 @@ struct ss_sink {
  * @rcu:        frees the object a grace period after the socket's last
  *              close, for the sock callbacks that may still be reading it
  * @node:       on the list of all registrations, under ss_reg_mutex
+ * @list_seq:   its place in that list, for LIST to go on from (reg.c)
  * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
  * @registrant: process that made the current registration (a reference),
  *              and @registrant_uid its user; under ss_reg_mutex
@@ -90,6 +91,7 @@ struct ss_reg {
 	struct list_head queue_link;
 	struct pid *registrant;
 	kuid_t registrant_uid;
+	u32 list_seq;
 
 	spinlock_t lock;		/* @sink, @st, @unresolved */
 	struct ss_sink sink;
@@ -137,7 +139,8 @@ void ss_reg_enum_undo(struct ss_reg *reg, struct eventfd_ctx *evt,
 void ss_eventfd_reset(struct eventfd_ctx *evt);
 void ss_regs_queue_closed(struct ss_queue *queue);
 u32 ss_regs_count(void);
-u32 ss_regs_list(struct sharedsock_reg_entry *entries, u32 room);
+int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
+		 u32 *total);
 
 /* sink.c */
 int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args,

@@ -96,6 +96,9 @@ struct ss_user {
 	unsigned int pending;
 };
 
+/* Entries a listing copies out at a time (LIST). */
+#define SS_LIST_BATCH	32
+
 /* target.c */
 /*
  * Takes every token off a dead target's list @tokens and frees them,
@@ -109,8 +112,20 @@ struct ss_target *ss_target_alloc(struct pid *pid);
 void ss_target_free_unused(struct ss_target *tgt);
 struct ss_target *ss_target_find(struct pid *pid);
 int ss_target_insert(struct ss_target *tgt);
-void ss_targets_for_each(void (*fn)(struct list_head *tokens, void *arg),
-			 void *arg);
+/**
+ * struct ss_target_pos - where a listing of targets stands
+ * @bkt: hash bucket
+ * @pid: the pid of the last target listed, as a number (never followed)
+ * @tgt: that target's address, likewise; 0 and 0 before the first
+ */
+struct ss_target_pos {
+	unsigned int bkt;
+	unsigned long pid;
+	unsigned long tgt;
+};
+
+struct ss_target *ss_target_at(const struct ss_target_pos *pos);
+struct ss_target *ss_target_next(struct ss_target_pos *pos);
 
 /* quota.c */
 struct ss_user *ss_user_alloc(kuid_t uid);
@@ -134,6 +149,7 @@ int ss_token_redeem_vec(const struct sharedsock_info *info,
 int ss_token_revoke(const struct sharedsock_info *info);
 void ss_tokens_drop_all(struct list_head *tokens);
 u32 ss_tokens_pending(void);
-u32 ss_tokens_list(struct sharedsock_token_entry *entries, u32 room);
+int ss_tokens_list(struct sharedsock_token_entry __user *uentries, u32 room,
+		   u32 *total);
 
 #endif /* _SHAREDSOCK_H */

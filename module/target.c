@@ -134,15 +134,66 @@ int ss_target_insert(struct ss_target *tgt)
 }
 
 /* Call @fn on the token list of every live target, under sharedsock_lock. */
-void ss_targets_for_each(void (*fn)(struct list_head *tokens, void *arg),
-			 void *arg)
+/* The order of listing: by pid, then by the target itself. */
+static bool ss_target_after(const struct ss_target *tgt,
+			    const struct ss_target_pos *pos)
+{
+	unsigned long pid = (unsigned long)tgt->pid, self = (unsigned long)tgt;
+
+	return pid > pos->pid || (pid == pos->pid && self > pos->tgt);
+}
+
+static bool ss_target_less(const struct ss_target *a,
+			   const struct ss_target *b)
+{
+	return (unsigned long)a->pid < (unsigned long)b->pid ||
+	       (a->pid == b->pid && (unsigned long)a < (unsigned long)b);
+}
+
+/*
+ * Listing, a few targets per hold of sharedsock_lock: the target at @pos,
+ * if it is still in the table.
+ */
+struct ss_target *ss_target_at(const struct ss_target_pos *pos)
 {
 	struct ss_target *tgt;
-	int bkt;
 
 	lockdep_assert_held(&sharedsock_lock);
-	hash_for_each(ss_targets, bkt, tgt, node)
-		fn(&tgt->tokens, arg);
+	if (pos->bkt >= HASH_SIZE(ss_targets))
+		return NULL;
+	hlist_for_each_entry(tgt, &ss_targets[pos->bkt], node)
+		if ((unsigned long)tgt->pid == pos->pid &&
+		    (unsigned long)tgt == pos->tgt)
+			return tgt;
+	return NULL;
+}
+
+/*
+ * The target after @pos, in an order that holds while the lock is dropped
+ * between calls -- bucket by bucket, and in a bucket by pid and address --
+ * and @pos moved to it; NULL after the last.  A target that comes or goes
+ * meanwhile is listed or not.
+ */
+struct ss_target *ss_target_next(struct ss_target_pos *pos)
+{
+	struct ss_target *tgt, *best;
+
+	lockdep_assert_held(&sharedsock_lock);
+	for (; pos->bkt < HASH_SIZE(ss_targets); pos->bkt++) {
+		best = NULL;
+		hlist_for_each_entry(tgt, &ss_targets[pos->bkt], node)
+			if (ss_target_after(tgt, pos) &&
+			    (!best || ss_target_less(tgt, best)))
+				best = tgt;
+		if (best) {
+			pos->pid = (unsigned long)best->pid;
+			pos->tgt = (unsigned long)best;
+			return best;
+		}
+		pos->pid = 0;
+		pos->tgt = 0;
+	}
+	return NULL;
 }
 
 int ss_targets_init(ss_target_empty_fn empty)

@@ -691,10 +691,29 @@ u32 ss_tokens_pending(void)
 	return atomic_read(&ss_tokens.nelems);
 }
 
+/* Tokens looked at per hold of sharedsock_lock by a listing. */
+#define SS_LIST_STEPS	256
+
+/**
+ * struct ss_token_lister - a listing of tokens in progress
+ * @batch: room for SS_LIST_BATCH entries, copied out between holds
+ * @n:     entries in @batch
+ * @room:  entries the caller has room for
+ * @total: visible tokens seen so far
+ * @pos:   the target being listed (see ss_target_next())
+ * @last:  id of the last token of that target looked at, 0 for none
+ * @all:   the caller sees every user's tokens
+ * @uid:   else only those of this user
+ * @ns:    pid namespace to give pids in
+ * @now:   jiffies at the current hold
+ */
 struct ss_token_lister {
-	struct sharedsock_token_entry *entries;
+	struct sharedsock_token_entry *batch;
+	u32 n;
 	u32 room;
 	u32 total;
+	struct ss_target_pos pos;
+	u64 last;
 	bool all;
 	kuid_t uid;
 	struct pid_namespace *ns;
@@ -703,7 +722,7 @@ struct ss_token_lister {
 
 static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l)
 {
-	struct sharedsock_token_entry *e = &l->entries[l->total];
+	struct sharedsock_token_entry *e = &l->batch[l->n++];
 	unsigned long ttl = msecs_to_jiffies(tok->ttl_ms);
 	struct socket *sock = ss_token_next_sock(tok);
 
@@ -720,42 +739,104 @@ static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l)
 		e->ttl_left_ms = jiffies_to_msecs(tok->expiry.expires - l->now);
 }
 
-static void ss_token_list_target(struct list_head *tokens, void *arg)
+/*
+ * The first token of @tgt after id @last: a target's tokens are in the
+ * order of their ids, which only grow.  The last one listed is found
+ * through the table, unless it went meanwhile.
+ */
+static struct ss_token *ss_token_after(struct ss_target *tgt, u64 last)
 {
-	struct ss_token_lister *l = arg;
+	struct ss_token *tok = NULL;
+
+	if (last)
+		tok = rhashtable_lookup_fast(&ss_tokens, &last, ss_token_params);
+	if (tok && tok->target == tgt)
+		return list_next_entry(tok, target_link);
+	list_for_each_entry(tok, &tgt->tokens, target_link)
+		if (tok->id > last)
+			break;
+	return tok;
+}
+
+/*
+ * One hold of sharedsock_lock: list on from where @l stands, until the
+ * batch is full or SS_LIST_STEPS tokens were looked at.  Returns true when
+ * every target has been listed.
+ */
+static bool ss_tokens_list_step(struct ss_token_lister *l)
+{
+	struct ss_target *tgt = ss_target_at(&l->pos);
+	unsigned int steps = 0;
 	struct ss_token *tok;
 
-	list_for_each_entry(tok, tokens, target_link) {
-		if (!l->all && !uid_eq(tok->owner->uid, l->uid))
-			continue;
-		if (l->total < l->room)
-			ss_token_list_one(tok, l);
-		l->total++;
+	lockdep_assert_held(&sharedsock_lock);
+	if (!tgt) {
+		tgt = ss_target_next(&l->pos);
+		l->last = 0;
 	}
+	for (; tgt; tgt = ss_target_next(&l->pos), l->last = 0) {
+		tok = ss_token_after(tgt, l->last);
+		list_for_each_entry_from(tok, &tgt->tokens, target_link) {
+			bool seen = l->all || uid_eq(tok->owner->uid, l->uid);
+
+			if (steps++ == SS_LIST_STEPS ||
+			    (seen && l->total < l->room && l->n == SS_LIST_BATCH))
+				return false;
+			l->last = tok->id;
+			if (!seen)
+				continue;
+			if (l->total < l->room)
+				ss_token_list_one(tok, l);
+			l->total++;
+		}
+	}
+	return true;
 }
 
 /**
  * ss_tokens_list - describe the pending tokens the caller may see
- * @entries: room for @room entries
- * @room:    size of @entries
+ * @uentries: user room for @room entries
+ * @room:     size of @uentries
+ * @total:    the number of visible tokens, which may exceed @room
  *
- * Return: the number of visible tokens, which may exceed @room.
+ * The lock is held for a bounded number of tokens at a time, and the
+ * entries are copied out between holds, a batch at a time: a token that
+ * comes or goes meanwhile is listed or not.
+ *
+ * Return: the number of entries written, or -errno.
  */
-u32 ss_tokens_list(struct sharedsock_token_entry *entries, u32 room)
+int ss_tokens_list(struct sharedsock_token_entry __user *uentries, u32 room,
+		   u32 *total)
 {
 	struct ss_token_lister l = {
-		.entries = entries,
 		.room = room,
 		.all = capable(CAP_SYS_ADMIN),
 		.uid = current_uid(),
 		.ns = task_active_pid_ns(current),
 	};
+	u32 written = 0;
+	bool done;
 
-	spin_lock_bh(&sharedsock_lock);
-	l.now = jiffies;
-	ss_targets_for_each(ss_token_list_target, &l);
-	spin_unlock_bh(&sharedsock_lock);
-	return l.total;
+	l.batch = kmalloc_array(SS_LIST_BATCH, sizeof(*l.batch), GFP_KERNEL);
+	if (!l.batch)
+		return -ENOMEM;
+	do {
+		spin_lock_bh(&sharedsock_lock);
+		l.now = jiffies;
+		done = ss_tokens_list_step(&l);
+		spin_unlock_bh(&sharedsock_lock);
+		if (copy_to_user(uentries + written, l.batch,
+				 l.n * sizeof(*l.batch))) {
+			kfree(l.batch);
+			return -EFAULT;
+		}
+		written += l.n;
+		l.n = 0;
+		cond_resched();
+	} while (!done);
+	kfree(l.batch);
+	*total = l.total;
+	return written;
 }
 
 int ss_tokens_init(void)

@@ -10,6 +10,10 @@
  * holds open -- must hold up nobody but its own callers: a registration
  * made on it meanwhile waits, and the close and registration of every
  * other registered socket go on.
+ *
+ * Hazard 5: LIST allocated room for as many entries as the caller asked
+ * for (up to 2^20) before it counted any: sixteen callers pinned hundreds
+ * of megabytes.  It now copies out a small batch at a time.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,14 +28,20 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "common.h"
 #include "kselftest_harness.h"
 
-/* A page whose first touch userfaultfd holds until it is released. */
+/*
+ * A page whose first touch userfaultfd holds until it is released, right
+ * after an ordinary page.
+ */
 struct held_page {
 	int uffd;
+	char *base;
 	char *page;
 	long size;
 };
@@ -45,10 +55,12 @@ static int held_page_open(struct held_page *h)
 	h->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (h->uffd < 0 || ioctl(h->uffd, UFFDIO_API, &api))
 		return -1;
-	h->page = mmap(NULL, h->size, PROT_READ | PROT_WRITE,
+	h->base = mmap(NULL, 2 * h->size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (h->page == MAP_FAILED)
+	if (h->base == MAP_FAILED)
 		return -1;
+	h->base[0] = 1;
+	h->page = h->base + h->size;
 	reg.range.start = (uintptr_t)h->page;
 	reg.range.len = h->size;
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
@@ -222,7 +234,90 @@ TEST(stalled_socket_lock_holds_up_no_other_socket)
 	close(c[1]);
 	close(efd);
 	close(h.uffd);
-	munmap(h.page, h.size);
+	munmap(h.base, 2 * h.size);
+}
+
+/* VmallocUsed of /proc/meminfo, in kB, or -1. */
+static long vmalloc_used_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmallocUsed: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+struct lister {
+	int dev;
+	struct sharedsock_list args;
+	int ret;
+};
+
+static void *lister_main(void *arg)
+{
+	struct lister *l = arg;
+
+	l->ret = ioctl(l->dev, SHAREDSOCK_IOC_LIST, &l->args);
+	return NULL;
+}
+
+#define LIST_TOKENS	40	/* more than a batch */
+
+/*
+ * A LIST that asks for 2^20 entries over 40 tokens, held in its copy-out
+ * by userfaultfd: meanwhile, nothing the size of its request is allocated.
+ */
+TEST(list_allocates_nothing_by_the_count_asked_for)
+{
+	struct sharedsock_token_entry *entries;
+	struct sharedsock_info info;
+	struct lister l = { 0 };
+	long before, during;
+	struct held_page h;
+	pthread_t thread;
+	int sv[2], i;
+
+	if (held_page_open(&h))
+		SKIP(return, "no userfaultfd (errno %d)", errno);
+	before = vmalloc_used_kb();
+	if (before < 0)
+		SKIP(return, "no VmallocUsed in /proc/meminfo");
+	l.dev = dev_open();
+	ASSERT_GE(l.dev, 0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	for (i = 0; i < LIST_TOKENS; i++)
+		ASSERT_EQ(0, raw_duplicate(l.dev, sv[0], getpid(), 0, &info));
+
+	/* One entry's room on the ordinary page, the rest on the held one. */
+	entries = (void *)(h.page - sizeof(*entries));
+	l.args = (struct sharedsock_list){
+		.size = sizeof(l.args),
+		.kind = SHAREDSOCK_LIST_TOKENS,
+		.count = 1 << 20,
+		.entries = (uintptr_t)entries,
+	};
+	ASSERT_EQ(0, pthread_create(&thread, NULL, lister_main, &l));
+	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+	during = vmalloc_used_kb();
+	held_page_release(&h);
+	pthread_join(thread, NULL);
+
+	EXPECT_EQ(LIST_TOKENS, l.ret);
+	EXPECT_EQ(LIST_TOKENS, l.args.count);
+	/* 2^20 entries would be 56 MiB. */
+	EXPECT_LT(during - before, 16 * 1024) {
+		TH_LOG("VmallocUsed grew by %ld kB during the LIST", during - before);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(l.dev);
+	close(h.uffd);
+	munmap(h.base, 2 * h.size);
 }
 
 TEST_HARNESS_MAIN
