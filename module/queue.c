@@ -100,11 +100,11 @@ struct ss_queue *ss_queue_from_fd(int fd)
 }
 
 /*
- * Post @events of @qe, with @errors by slot, naming @sockfd and @msg; an
- * event with a message waiting already updates that message.  Any context.
+ * Post @events of @qe, with @errors by slot; an event with a message
+ * waiting already updates that message.  Any context.
  */
 void ss_queue_post(struct ss_queue *queue, struct ss_qentry *qe, u32 events,
-		   const s16 errors[SS_ERR_SLOTS], int sockfd, u32 msg)
+		   const s16 errors[SS_ERR_SLOTS])
 {
 	unsigned long flags, bit, bits = events;
 
@@ -117,8 +117,6 @@ void ss_queue_post(struct ss_queue *queue, struct ss_qentry *qe, u32 events,
 	}
 	ss_stat_add(SS_STAT_MESSAGES, hweight32(events & ~qe->queued));
 	qe->queued |= events;
-	qe->sockfd = sockfd;
-	qe->msg = msg;
 	if (list_empty(&qe->ready_link))
 		list_add_tail(&qe->ready_link, &queue->ready);
 	spin_unlock_irqrestore(&queue->lock, flags);

@@ -22,8 +22,9 @@ struct ss_queue;
  * @msg:        the message value
  * @ino:        the socket's inode number
  *
- * Embedded in the registration that posts; every field is under the
- * queue's lock once the entry has been posted to a queue.
+ * Embedded in the registration that posts; @ready_link, @queued and
+ * @queued_err are under the queue's lock; @sockfd and @msg are the
+ * registration's, changed only while the entry is on no ready list.
  */
 struct ss_qentry {
 	struct list_head ready_link;
@@ -49,7 +50,7 @@ bool ss_queue_closed(const struct ss_queue *queue);
 struct list_head *ss_queue_regs(struct ss_queue *queue);
 void ss_qentry_init(struct ss_qentry *qe, unsigned long ino);
 void ss_queue_post(struct ss_queue *queue, struct ss_qentry *qe, u32 events,
-		   const s16 errors[SS_ERR_SLOTS], int sockfd, u32 msg);
+		   const s16 errors[SS_ERR_SLOTS]);
 u32 ss_queue_unlink(struct ss_queue *queue, struct ss_qentry *qe,
 		    s16 errors[SS_ERR_SLOTS]);
 

@@ -13,6 +13,7 @@
 #include <net/sock.h>
 
 #include "compat.h"
+#include "lister.h"
 #include "reg.h"
 #include "sharedsock.h"
 #include "sockstate.h"
@@ -77,8 +78,8 @@ void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
 	INIT_WORK(&reg->signal_work, ss_reg_signal_work);
 	init_waitqueue_func_entry(&reg->wait, ss_reg_wake);
 	ss_rules_init(&reg->st, ss_sock_is_stream(sock), connected, connecting);
-	reg->sink.sockfd = -1;
 	ss_qentry_init(&reg->qe, SOCK_INODE(sock)->i_ino);
+	reg->qe.sockfd = -1;
 }
 
 /* On the list of registrations, for STATUS and LIST. */
@@ -118,8 +119,7 @@ static void ss_reg_deliver(struct ss_reg *reg, u32 fresh)
 			break;
 		events = ss_rules_fetch(&reg->st, errors);
 		if (events)
-			ss_queue_post(reg->sink.queue, &reg->qe, events, errors,
-				      reg->sink.sockfd, reg->sink.msg);
+			ss_queue_post(reg->sink.queue, &reg->qe, events, errors);
 		break;
 	}
 }
@@ -298,14 +298,16 @@ void ss_reg_local_shutdown(struct ss_reg *reg, u8 how)
 }
 
 /*
- * Install @sink and @mask on @reg, and deliver what was recorded while it
- * was not selected; the previous sink is returned in @sink for the caller
- * to put outside the locks.  Messages still waiting in the previous queue
+ * Install @sink and @mask on @reg (and, for a queue, the descriptor @sockfd
+ * and message value @msg that its messages carry), and deliver what was
+ * recorded while it was not selected; the previous sink is returned in
+ * @sink for the caller to put outside the locks.  Messages still waiting in the previous queue
  * are taken back, their events recorded again (ss_rules_unfetch()).  A
  * queue whose file has begun to close is refused: its closed callback may
  * have run already, and would not cancel this registration.
  */
-int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask)
+int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
+		    int sockfd, u32 msg)
 {
 	s16 errors[SS_ERR_SLOTS];
 	struct ss_sink old;
@@ -322,6 +324,9 @@ int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask)
 		ss_rules_unfetch(&reg->st, queued, errors);
 	}
 	reg->sink = *sink;
+	/* On no ready list: taken off the old queue above, or never posted. */
+	reg->qe.sockfd = sockfd;
+	reg->qe.msg = msg;
 	ss_rules_select(&reg->st, mask, sink->kind == SS_SINK_QUEUE);
 	ss_reg_deliver(reg, reg->st.pending);
 	spin_unlock_irqrestore(&reg->lock, flags);
@@ -354,8 +359,9 @@ void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent)
 	spin_lock_irqsave(&parent->lock, flags);
 	ss_sink_dup(&child->sink, &parent->sink);
 	child->st.mask = parent->st.mask;
+	child->qe.msg = parent->qe.msg;
 	spin_unlock_irqrestore(&parent->lock, flags);
-	child->sink.sockfd = -1;
+	child->qe.sockfd = -1;
 }
 
 static int ss_match_file(const void *file, struct file *f, unsigned int fd)
@@ -371,8 +377,8 @@ static void ss_reg_resolve(struct callback_head *head)
 	unsigned long flags;
 
 	spin_lock_irqsave(&reg->lock, flags);
-	if (reg->sink.kind == SS_SINK_QUEUE && reg->sink.sockfd < 0)
-		reg->sink.sockfd = fd;
+	if (reg->sink.kind == SS_SINK_QUEUE && reg->qe.sockfd < 0)
+		reg->qe.sockfd = fd;
 	reg->unresolved = false;
 	ss_reg_deliver(reg, 0);
 	spin_unlock_irqrestore(&reg->lock, flags);
@@ -504,7 +510,7 @@ void ss_regs_queue_closed(struct ss_queue *queue)
 	list_for_each_entry_safe(reg, next, ss_queue_regs(queue), queue_link) {
 		struct ss_sink none = {};
 
-		ss_reg_set_sink(reg, &none, 0);
+		ss_reg_set_sink(reg, &none, 0, -1, 0);
 		/* Our caller still holds the queue: this put cannot free it. */
 		ss_sink_put(&none);
 	}
@@ -544,15 +550,9 @@ static void ss_reg_list_one(struct ss_reg *reg, struct sharedsock_reg_entry *e,
 	spin_unlock_irqrestore(&reg->lock, flags);
 }
 
-/* Registrations looked at per hold of ss_reg_mutex by a listing. */
-#define SS_LIST_STEPS	256
-
 /**
  * struct ss_reg_lister - a listing of registrations in progress
- * @batch: room for SS_LIST_BATCH entries, copied out between holds
- * @n:     entries in @batch
- * @room:  entries the caller has room for
- * @total: visible registrations seen so far
+ * @base:  the listing (lister.c)
  * @last:  list_seq of the last registration looked at
  * @begun: @last is set
  * @all:   the caller sees every user's registrations
@@ -560,10 +560,7 @@ static void ss_reg_list_one(struct ss_reg *reg, struct sharedsock_reg_entry *e,
  * @ns:    pid namespace to give pids in
  */
 struct ss_reg_lister {
-	struct sharedsock_reg_entry *batch;
-	u32 n;
-	u32 room;
-	u32 total;
+	struct ss_lister base;
 	u32 last;
 	bool begun;
 	bool all;
@@ -573,33 +570,33 @@ struct ss_reg_lister {
 
 /*
  * One hold of ss_reg_mutex: list on after the last registration looked
- * at, until the batch is full or SS_LIST_STEPS were looked at.  The list
- * is in the order of list_seq, which only grows (modulo 2^32).  Returns
- * true at its end.
+ * at.  The list is in the order of list_seq, which only grows (modulo
+ * 2^32).  Returns true at its end.
  */
-static bool ss_regs_list_step(struct ss_reg_lister *l)
+static bool ss_regs_list_step(struct ss_lister *base, void *arg)
 {
-	unsigned int steps = 0;
+	struct ss_reg_lister *l = container_of(base, struct ss_reg_lister, base);
+	struct sharedsock_reg_entry *e;
 	struct ss_reg *reg;
+	bool stop, done = true;
 
-	lockdep_assert_held(&ss_reg_mutex);
+	mutex_lock(&ss_reg_mutex);
 	list_for_each_entry(reg, &ss_regs, node) {
-		bool seen = l->all || uid_eq(reg->registrant_uid, l->uid);
-
 		if (l->begun && (s32)(reg->list_seq - l->last) <= 0)
 			continue;
-		if (steps++ == SS_LIST_STEPS ||
-		    (seen && l->total < l->room && l->n == SS_LIST_BATCH))
-			return false;
+		e = ss_list_slot(base, l->all ||
+				 uid_eq(reg->registrant_uid, l->uid), &stop);
+		if (stop) {
+			done = false;
+			break;
+		}
 		l->last = reg->list_seq;
 		l->begun = true;
-		if (!seen)
-			continue;
-		if (l->total < l->room)
-			ss_reg_list_one(reg, &l->batch[l->n++], l->ns);
-		l->total++;
+		if (e)
+			ss_reg_list_one(reg, e, l->ns);
 	}
-	return true;
+	mutex_unlock(&ss_reg_mutex);
+	return done;
 }
 
 /**
@@ -608,42 +605,20 @@ static bool ss_regs_list_step(struct ss_reg_lister *l)
  * @room:     size of @uentries
  * @total:    the number of visible registrations, which may exceed @room
  *
- * The mutex is held for a bounded number of registrations at a time, and
- * the entries are copied out between holds, a batch at a time.
- *
  * Return: the number of entries written, or -errno.
  */
 int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
 		 u32 *total)
 {
 	struct ss_reg_lister l = {
-		.room = room,
+		.base.entry_size = sizeof(*uentries),
 		.all = capable(CAP_SYS_ADMIN),
 		.uid = current_uid(),
 		.ns = task_active_pid_ns(current),
 	};
-	u32 written = 0;
-	bool done;
 
-	l.batch = kmalloc_array(SS_LIST_BATCH, sizeof(*l.batch), GFP_KERNEL);
-	if (!l.batch)
-		return -ENOMEM;
-	do {
-		mutex_lock(&ss_reg_mutex);
-		done = ss_regs_list_step(&l);
-		mutex_unlock(&ss_reg_mutex);
-		if (copy_to_user(uentries + written, l.batch,
-				 l.n * sizeof(*l.batch))) {
-			kfree(l.batch);
-			return -EFAULT;
-		}
-		written += l.n;
-		l.n = 0;
-		cond_resched();
-	} while (!done);
-	kfree(l.batch);
-	*total = l.total;
-	return written;
+	return ss_list_run(&l.base, uentries, room, ss_regs_list_step, NULL,
+			   total);
 }
 
 int ss_regs_init(void)

@@ -28,8 +28,6 @@ enum ss_sink_kind {
 /**
  * struct ss_sink - where a registration delivers its events
  * @kind:     enum ss_sink_kind
- * @msg:      queue: the message value
- * @sockfd:   queue: the socket's descriptor as registered
  * @evt_file: eventfd: a reference to the eventfd's file (kept so that an
  *            accepted socket can take its own reference to the context)
  * @evt:      eventfd: a reference to its context
@@ -37,8 +35,6 @@ enum ss_sink_kind {
  */
 struct ss_sink {
 	u8 kind;
-	u32 msg;
-	int sockfd;
 	union {
 		struct {
 			struct file *evt_file;
@@ -71,7 +67,9 @@ struct ss_sink {
  *              lock (lock_sock()), by a caller that holds its file
  * @signal_work: signals the eventfd where eventfd_signal() may not recurse
  * @resolve:    task work that learns an accepted socket's descriptor
- * @qe:         its messages in @sink.queue, under the queue's lock
+ * @qe:         its messages in @sink.queue, under the queue's lock, and
+ *              the descriptor and message value they carry, set under
+ *              @lock while on no queue's ready list
  *
  * Lifetime: created by the first registration made on a socket and kept,
  * whatever later registrations change, until the socket's last close (see
@@ -91,13 +89,13 @@ struct ss_reg {
 	struct list_head queue_link;
 	struct pid *registrant;
 	kuid_t registrant_uid;
-	u32 list_seq;
 
 	spinlock_t lock;		/* @sink, @st, @unresolved */
 	struct ss_sink sink;
 	struct ss_rstate st;
 	bool unresolved;
 	bool hooked;
+	u32 list_seq;			/* under ss_reg_mutex: fills a hole */
 	struct work_struct signal_work;
 	struct callback_head resolve;
 
@@ -128,7 +126,8 @@ void ss_reg_received(struct ss_reg *reg, bool oob);
 void ss_reg_connect_start(struct ss_reg *reg);
 void ss_reg_connect_end(struct ss_reg *reg, enum ss_connect_end end, int err);
 void ss_reg_local_shutdown(struct ss_reg *reg, u8 how);
-int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask);
+int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
+		    int sockfd, u32 msg);
 void ss_reg_set_registrant(struct ss_reg *reg);
 void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent);
 void ss_reg_resolve_later(struct ss_reg *child);
@@ -143,8 +142,7 @@ int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
 		 u32 *total);
 
 /* sink.c */
-int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args,
-		int sockfd);
+int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args);
 void ss_sink_dup(struct ss_sink *to, const struct ss_sink *from);
 void ss_sink_put(struct ss_sink *sink);
 

@@ -96,9 +96,6 @@ struct ss_user {
 	unsigned int pending;
 };
 
-/* Entries a listing copies out at a time (LIST). */
-#define SS_LIST_BATCH	32
-
 /* target.c */
 /*
  * Takes every token off a dead target's list @tokens and frees them,

@@ -9,14 +9,11 @@
 #include "reg.h"
 
 /* Take references to the sink @args names (none for a zero mask). */
-int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args,
-		int sockfd)
+int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args)
 {
 	memset(sink, 0, sizeof(*sink));
 	if (!args->events)
 		return 0;
-	sink->msg = args->msg;
-	sink->sockfd = sockfd;
 	switch (args->sink) {
 	case SHAREDSOCK_SINK_EVENTFD:
 		sink->evt_file = fget(args->sink_fd);

@@ -22,6 +22,7 @@
 #include <net/sock.h>
 
 #include "compat.h"
+#include "lister.h"
 #include "sharedsock.h"
 
 DEFINE_SPINLOCK(sharedsock_lock);
@@ -691,15 +692,9 @@ u32 ss_tokens_pending(void)
 	return atomic_read(&ss_tokens.nelems);
 }
 
-/* Tokens looked at per hold of sharedsock_lock by a listing. */
-#define SS_LIST_STEPS	256
-
 /**
  * struct ss_token_lister - a listing of tokens in progress
- * @batch: room for SS_LIST_BATCH entries, copied out between holds
- * @n:     entries in @batch
- * @room:  entries the caller has room for
- * @total: visible tokens seen so far
+ * @base:  the listing (lister.c)
  * @pos:   the target being listed (see ss_target_next())
  * @last:  id of the last token of that target looked at, 0 for none
  * @all:   the caller sees every user's tokens
@@ -708,10 +703,7 @@ u32 ss_tokens_pending(void)
  * @now:   jiffies at the current hold
  */
 struct ss_token_lister {
-	struct sharedsock_token_entry *batch;
-	u32 n;
-	u32 room;
-	u32 total;
+	struct ss_lister base;
 	struct ss_target_pos pos;
 	u64 last;
 	bool all;
@@ -720,9 +712,9 @@ struct ss_token_lister {
 	unsigned long now;
 };
 
-static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l)
+static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l,
+			      struct sharedsock_token_entry *e)
 {
-	struct sharedsock_token_entry *e = &l->batch[l->n++];
 	unsigned long ttl = msecs_to_jiffies(tok->ttl_ms);
 	struct socket *sock = ss_token_next_sock(tok);
 
@@ -759,17 +751,21 @@ static struct ss_token *ss_token_after(struct ss_target *tgt, u64 last)
 }
 
 /*
- * One hold of sharedsock_lock: list on from where @l stands, until the
- * batch is full or SS_LIST_STEPS tokens were looked at.  Returns true when
- * every target has been listed.
+ * One hold of sharedsock_lock: list on from where @l stands.  Returns true
+ * when every target has been listed.
  */
-static bool ss_tokens_list_step(struct ss_token_lister *l)
+static bool ss_tokens_list_step(struct ss_lister *base, void *arg)
 {
-	struct ss_target *tgt = ss_target_at(&l->pos);
-	unsigned int steps = 0;
+	struct ss_token_lister *l = container_of(base, struct ss_token_lister,
+						 base);
+	struct sharedsock_token_entry *e;
+	struct ss_target *tgt;
 	struct ss_token *tok;
+	bool stop;
 
-	lockdep_assert_held(&sharedsock_lock);
+	spin_lock_bh(&sharedsock_lock);
+	l->now = jiffies;
+	tgt = ss_target_at(&l->pos);
 	if (!tgt) {
 		tgt = ss_target_next(&l->pos);
 		l->last = 0;
@@ -777,20 +773,18 @@ static bool ss_tokens_list_step(struct ss_token_lister *l)
 	for (; tgt; tgt = ss_target_next(&l->pos), l->last = 0) {
 		tok = ss_token_after(tgt, l->last);
 		list_for_each_entry_from(tok, &tgt->tokens, target_link) {
-			bool seen = l->all || uid_eq(tok->owner->uid, l->uid);
-
-			if (steps++ == SS_LIST_STEPS ||
-			    (seen && l->total < l->room && l->n == SS_LIST_BATCH))
-				return false;
+			e = ss_list_slot(base, l->all ||
+					 uid_eq(tok->owner->uid, l->uid), &stop);
+			if (stop)
+				goto out;
 			l->last = tok->id;
-			if (!seen)
-				continue;
-			if (l->total < l->room)
-				ss_token_list_one(tok, l);
-			l->total++;
+			if (e)
+				ss_token_list_one(tok, l, e);
 		}
 	}
-	return true;
+out:
+	spin_unlock_bh(&sharedsock_lock);
+	return !tgt;
 }
 
 /**
@@ -799,9 +793,7 @@ static bool ss_tokens_list_step(struct ss_token_lister *l)
  * @room:     size of @uentries
  * @total:    the number of visible tokens, which may exceed @room
  *
- * The lock is held for a bounded number of tokens at a time, and the
- * entries are copied out between holds, a batch at a time: a token that
- * comes or goes meanwhile is listed or not.
+ * A token that comes or goes while the listing runs is listed or not.
  *
  * Return: the number of entries written, or -errno.
  */
@@ -809,34 +801,14 @@ int ss_tokens_list(struct sharedsock_token_entry __user *uentries, u32 room,
 		   u32 *total)
 {
 	struct ss_token_lister l = {
-		.room = room,
+		.base.entry_size = sizeof(*uentries),
 		.all = capable(CAP_SYS_ADMIN),
 		.uid = current_uid(),
 		.ns = task_active_pid_ns(current),
 	};
-	u32 written = 0;
-	bool done;
 
-	l.batch = kmalloc_array(SS_LIST_BATCH, sizeof(*l.batch), GFP_KERNEL);
-	if (!l.batch)
-		return -ENOMEM;
-	do {
-		spin_lock_bh(&sharedsock_lock);
-		l.now = jiffies;
-		done = ss_tokens_list_step(&l);
-		spin_unlock_bh(&sharedsock_lock);
-		if (copy_to_user(uentries + written, l.batch,
-				 l.n * sizeof(*l.batch))) {
-			kfree(l.batch);
-			return -EFAULT;
-		}
-		written += l.n;
-		l.n = 0;
-		cond_resched();
-	} while (!done);
-	kfree(l.batch);
-	*total = l.total;
-	return written;
+	return ss_list_run(&l.base, uentries, room, ss_tokens_list_step, NULL,
+			   total);
 }
 
 int ss_tokens_init(void)

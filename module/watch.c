@@ -429,7 +429,7 @@ static void ss_reg_detach(struct ss_reg *reg, struct ss_ops *table)
 		remove_wait_queue(&sock->wq.wait, &reg->wait);
 	mutex_lock(&ss_reg_mutex);
 	ss_reg_unlink(reg);
-	ss_reg_set_sink(reg, &none, 0);
+	ss_reg_set_sink(reg, &none, 0, -1, 0);
 	WRITE_ONCE(SOCK_INODE(sock)->i_private, NULL);
 	/* The protocol's ops back, if they are still ours (as kTLS does). */
 	if (READ_ONCE(sock->ops) == &table->ops)
@@ -481,7 +481,7 @@ int ss_watch_select(struct socket *sock, int sockfd,
 	struct ss_sink sink;
 	int err;
 
-	err = ss_sink_get(&sink, args, sockfd);
+	err = ss_sink_get(&sink, args);
 	if (err)
 		return err;
 	/* Allocated before the lock, in case the socket has no registration. */
@@ -504,7 +504,7 @@ int ss_watch_select(struct socket *sock, int sockfd,
 	if (!reg)
 		goto out_unlock;
 
-	err = ss_reg_set_sink(reg, &sink, args->events);
+	err = ss_reg_set_sink(reg, &sink, args->events, sockfd, args->msg);
 	if (err)
 		goto out_unlock;
 	if (sink.kind != SS_SINK_NONE)
