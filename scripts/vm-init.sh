@@ -63,6 +63,17 @@ check() {	# check DESCRIPTION COMMAND...
 	if "$@"; then echo "ok - $desc"; else echo "not ok - $desc"; fi
 }
 
+# Debian's socket-family modules (sctp, tls, af_key, can, vsock, tipc, ...)
+# that vm.sh staged, each after what it needs, so that socket() creates
+# every kind this kernel has: a module that does not load is skipped.
+if [ -r /lib/modules/net/load.list ]; then
+	netmods=
+	for m in $(cat /lib/modules/net/load.list); do
+		insmod /lib/modules/net/$m.ko 2>/dev/null && netmods="$netmods $m"
+	done
+	echo "# socket modules loaded:${netmods:- none}"
+fi
+
 # Kernel first-use work on the loopback paths, done while nothing else
 # runs (selftests/netwarm_helper.c says why).
 [ -x /tests/netwarm_helper ] && check "loopback paths warmed up" /tests/netwarm_helper

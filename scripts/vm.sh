@@ -29,6 +29,75 @@ build=${VM_DIR:-$top/build/vm-$KERNEL${only:+-$only}}
 timeout=${VM_TIMEOUT:-1200}
 
 [ -r "$kernel" ] || { echo "vm: no kernel image $kernel" >&2; exit 1; }
+
+# Socket families and protocols Debian builds as modules, loaded by the
+# guest's init before the tests so that socket() creates every kind it can
+# (selftests/zoo_test.c), each after what it needs.  A name the kernel
+# lacks or has built in is left out without a word.  crc32c comes first:
+# libcrc32c (sctp) asks the crypto API for it, which would need modprobe.
+netmods_wanted="crc32c_intel crc32c_generic sctp tls af_key can can_raw can_bcm can_isotp can_j1939 can_gw
+	vsock vsock_loopback tipc rds qrtr l2tp_core l2tp_ip l2tp_ip6 l2tp_ppp
+	slhc pppoe pppox af_alg algif_hash algif_skcipher algif_aead algif_rng kcm
+	phonet pn_pep ieee802154_socket llc2 appletalk x25 ax25 netrom rose atm
+	dccp dccp_ipv4 dccp_ipv6 mctp caif_socket nfc af_packet"
+
+# netmods: stage those modules of the kernel of the matrix (decompressed,
+# with their dependencies per depmod) into the kernel's cache entry, once;
+# print the directory.  Debian's package ships them (linux-modules-KVER
+# from 7.3, linux-image-KVER before); kernel.sh extracts no module.
+netmods() {
+	local env vdir kver version dir tmp pkg base f m dep
+	env=$("$top/scripts/kernel.sh" "$KERNEL" env) || return 1
+	kver=$(sed -n 's/^KVER=//p' <<<"$env")
+	version=$(sed -n 's/^VERSION=//p' <<<"$env")
+	vdir=$(sed -n 's/^VMLINUZ=//p' <<<"$env")
+	vdir=${vdir%/root/*}
+	dir=$vdir/netmods
+	if [ ! -f "$dir/.done" ] || [ "$(cat "$dir/wanted" 2>/dev/null)" != "$netmods_wanted" ]; then
+		echo "# vm: staging Debian's socket modules of $kver into $dir" >&2
+		tmp=$(mktemp -d "$vdir/netmods.XXXXXX")
+		pkg=linux-modules-$kver
+		"$top/scripts/apt.sh" cache show "$pkg=$version" >/dev/null 2>&1 || pkg=linux-image-$kver
+		(cd "$tmp" && "$top/scripts/apt.sh" get -qq download "$pkg=$version") >&2 ||
+			{ rm -rf "$tmp"; return 1; }
+		mkdir -p "$tmp/x" "$tmp/b/lib/modules/$kver"
+		dpkg-deb --fsys-tarfile "$tmp"/*.deb |
+			tar -x -C "$tmp/x" --wildcards --no-anchored \
+			    "modules/$kver/kernel/net/*" "modules/$kver/kernel/lib/*" \
+			    "modules/$kver/kernel/crypto/*" "modules/$kver/kernel/arch/*" \
+			    "modules/$kver/kernel/drivers/net/ppp/*" "modules/$kver/kernel/drivers/net/slip/*" "modules/$kver/kernel/drivers/net/caif/*" \
+			    "modules/$kver/kernel/drivers/infiniband/core/*" \
+			    "modules/$kver/modules.builtin*" "modules/$kver/modules.order" 2>/dev/null ||
+			:	# a directory this kernel lacks is no error
+		base=$(find "$tmp/x" -type d -path "*/modules/$kver" | head -n 1)
+		[ -n "$base" ] || { rm -rf "$tmp"; return 1; }
+		cp -a "$base/." "$tmp/b/lib/modules/$kver/"
+		find "$tmp/b" -name '*.ko.xz' -exec xz -d -q {} +
+		find "$tmp/b" -name '*.ko.zst' -exec zstd -d -q --rm {} +
+		depmod -b "$tmp/b" "$kver" || { rm -rf "$tmp"; return 1; }
+		mkdir -p "$tmp/out"
+		# modules.dep: "path: dep dep ...", the deps nearest first; so a
+		# module loads after its deps in reverse.
+		: > "$tmp/out/load.list"
+		for m in $netmods_wanted; do
+			f=$(awk -v m="$m" -F: '{ n = $1; sub(/.*\//, "", n); sub(/\.ko$/, "", n); gsub(/-/, "_", n) }
+				n == m { print; exit }' "$tmp/b/lib/modules/$kver/modules.dep")
+			[ -n "$f" ] || continue
+			for dep in $(echo "${f#*:}" | tr ' ' '\n' | tac) "${f%%:*}"; do
+				dep=$(basename "$dep" .ko)
+				grep -qxF "$dep" "$tmp/out/load.list" && continue
+				cp "$(find "$tmp/b/lib/modules/$kver" -name "$dep.ko" | head -n 1)" "$tmp/out/" &&
+					echo "$dep" >> "$tmp/out/load.list"
+			done
+		done
+		echo "$netmods_wanted" > "$tmp/out/wanted"
+		rm -rf "$dir"
+		mv "$tmp/out" "$dir"
+		rm -rf "$tmp"
+		touch "$dir/.done"
+	fi
+	echo "$dir"
+}
 [ -f "$module" ] || { echo "vm: no module $module (make module)" >&2; exit 1; }
 
 rm -rf "$build/root"
@@ -36,6 +105,16 @@ mkdir -p "$build/root"/{bin,dev,etc,proc,sys,tmp,lib/modules,tests}
 cp /bin/busybox "$build/root/bin/busybox"
 cp "$top/scripts/vm-init.sh" "$build/root/init"
 cp "$module" "$build/root/lib/modules/sharedsock.ko"
+# Only with a Debian kernel of the matrix (not VM_KERNEL's own image, such
+# as the debug kernel, whose protocols are built in or absent).
+if [ -z "${VM_KERNEL:-}" ]; then
+	if mods=$(netmods); then
+		mkdir -p "$build/root/lib/modules/net"
+		cp "$mods"/*.ko "$mods/load.list" "$build/root/lib/modules/net/" 2>/dev/null || :
+	else
+		echo "# vm: no socket modules staged for $KERNEL; the tests create fewer kinds" >&2
+	fi
+fi
 # VM_ENV reaches the guest as /etc/ssvm.env, which the init sources.
 for var in ${VM_ENV:-}; do
 	[[ $var =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || { echo "vm: VM_ENV: not NAME=VALUE: $var" >&2; exit 1; }
