@@ -180,13 +180,14 @@ load() {
 }
 
 # run CMD...: CMD with the kernel's toolchain (EXTRA_PKGS: more packages for
-# the chroot, such as sparse or dkms)
+# the chroot, such as sparse or dkms).  binutils is named: the compiler the
+# headers depend on does not always bring the assembler under its plain name.
 run() {
 	if [ "$TOOLCHAIN" = host ]; then
 		"$@"
 	else
 		"$top/scripts/toolchain.sh" "$TOOLCHAIN" run \
-			-p "make libc6-dev kmod perl python3 $TOOLDEPS ${EXTRA_PKGS:-}" "$@"
+			-p "make binutils libc6-dev kmod perl python3 $TOOLDEPS ${EXTRA_PKGS:-}" "$@"
 	fi
 }
 
