@@ -623,6 +623,7 @@ int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
 
 int ss_regs_init(void)
 {
+	ss_rules_setup();
 	/* The memory target per registration (Documentation/performance.rst). */
 	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) && !IS_ENABLED(CONFIG_LOCKDEP) &&
 		     !IS_ENABLED(CONFIG_DEBUG_SPINLOCK) &&

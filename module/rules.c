@@ -13,6 +13,8 @@
  * its own lock with what it saw of the socket.  Changing what Windows does
  * is changing this file (and its unit test, selftests/rules_test.c).
  */
+#include <linux/kernel.h>
+
 #include "rules.h"
 
 /**
@@ -24,8 +26,8 @@
  * @reposted: a new message-mode registration re-arms it, so that current
  *            conditions are posted again
  * @err_slot: where its error is kept (enum ss_err_slot), or -1: none
- * @holds:    whether its condition holds, as @obs saw the socket; NULL for
- *            CONNECT and CLOSE, which change the state as they are seen
+ * @cond:     the condition (enum ss_cond) that raises it; none for CONNECT
+ *            and CLOSE, which change the state as they are seen
  */
 struct ss_rule {
 	u8 wake;
@@ -33,33 +35,28 @@ struct ss_rule {
 	u8 reenable;
 	bool reposted;
 	s8 err_slot;
-	bool (*holds)(const struct ss_rstate *st, const struct ss_obs *obs);
+	u8 cond;
 };
 
-static bool ss_holds_read(const struct ss_rstate *st, const struct ss_obs *obs)
+/* The conditions that hold, as @obs saw the socket: a bit per enum ss_cond. */
+static u32 ss_conds(const struct ss_rstate *st, const struct ss_obs *obs)
 {
-	return !obs->listening && obs->readable;
-}
+	u32 conds = 0;
 
-/*
- * Room to send on a connected socket: a write-space wake-up says so by
- * itself; a look (registration, re-enabling) asks poll, and not on a
- * connection that has ended before it.
- */
-static bool ss_holds_write(const struct ss_rstate *st, const struct ss_obs *obs)
-{
-	return !obs->listening && st->connected && obs->space &&
-	       (obs->space_wake || obs->established);
-}
-
-static bool ss_holds_oob(const struct ss_rstate *st, const struct ss_obs *obs)
-{
-	return !obs->listening && obs->urgent;
-}
-
-static bool ss_holds_accept(const struct ss_rstate *st, const struct ss_obs *obs)
-{
-	return obs->listening && obs->accept_pending;
+	if (obs->listening)
+		return obs->accept_pending ? 1U << SS_COND_ACCEPTABLE : 0;
+	if (obs->readable)
+		conds |= 1U << SS_COND_READABLE;
+	if (obs->urgent)
+		conds |= 1U << SS_COND_URGENT;
+	/*
+	 * Room to send on a connected socket: a write-space wake-up says so by
+	 * itself; a look (registration, re-enabling) asks poll, and not on a
+	 * connection that has ended before it.
+	 */
+	if (st->connected && obs->space && (obs->space_wake || obs->established))
+		conds |= 1U << SS_COND_WRITABLE;
+	return conds;
 }
 
 #define SS_BIT(name)	SHAREDSOCK_FD_##name##_BIT
@@ -67,19 +64,19 @@ static bool ss_holds_accept(const struct ss_rstate *st, const struct ss_obs *obs
 static const struct ss_rule ss_rules[SHAREDSOCK_FD_MAX_EVENTS] = {
 	[SS_BIT(READ)] = {
 		.wake = SS_WAKE_IN, .reenable = SS_CALL_RECV,
-		.reposted = true, .err_slot = -1, .holds = ss_holds_read,
+		.reposted = true, .err_slot = -1, .cond = SS_COND_READABLE,
 	},
 	[SS_BIT(WRITE)] = {
 		.wake = SS_WAKE_OUT, .reenable = SS_CALL_SEND_BLOCKED,
-		.reposted = true, .err_slot = -1, .holds = ss_holds_write,
+		.reposted = true, .err_slot = -1, .cond = SS_COND_WRITABLE,
 	},
 	[SS_BIT(OOB)] = {
 		.wake = SS_WAKE_PRI, .reenable = SS_CALL_RECV_OOB,
-		.reposted = true, .err_slot = -1, .holds = ss_holds_oob,
+		.reposted = true, .err_slot = -1, .cond = SS_COND_URGENT,
 	},
 	[SS_BIT(ACCEPT)] = {
 		.wake = SS_WAKE_IN, .reenable = SS_CALL_ACCEPT,
-		.reposted = true, .err_slot = -1, .holds = ss_holds_accept,
+		.reposted = true, .err_slot = -1, .cond = SS_COND_ACCEPTABLE,
 	},
 	[SS_BIT(CONNECT)] = { .any_wake = true, .err_slot = SS_ERR_CONNECT },
 	[SS_BIT(CLOSE)] = { .any_wake = true, .err_slot = SS_ERR_CLOSE },
@@ -100,6 +97,40 @@ static const u8 ss_message_order[SHAREDSOCK_FD_MAX_EVENTS] = {
 	SS_BIT(WRITE), SS_BIT(CLOSE), SS_BIT(QOS), SS_BIT(GROUP_QOS),
 	SS_BIT(ROUTING_INTERFACE_CHANGE), SS_BIT(ADDRESS_LIST_CHANGE),
 };
+
+/* What the table says, gathered by ss_rules_setup() for the hot paths. */
+struct ss_rules_derived ss_rules_derived;
+
+/* The events of the table whose rule satisfies @pred for @arg. */
+#define SS_EVENTS_WHERE(pred)						\
+({									\
+	unsigned int __bit;						\
+	u32 __events = 0;						\
+									\
+	for (__bit = 0; __bit < SHAREDSOCK_FD_MAX_EVENTS; __bit++) {	\
+		const struct ss_rule *r = &ss_rules[__bit];		\
+									\
+		if (pred)						\
+			__events |= 1U << __bit;			\
+	}								\
+	__events;							\
+})
+
+/* Gather the table's masks; once, before any other call. */
+void ss_rules_setup(void)
+{
+	struct ss_rules_derived *d = &ss_rules_derived;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(d->woken_by); i++)
+		d->woken_by[i] = SS_EVENTS_WHERE(r->wake & i);
+	for (i = 0; i < ARRAY_SIZE(d->raised_by); i++)
+		d->raised_by[i] = SS_EVENTS_WHERE(r->cond && r->cond == i);
+	for (i = 0; i < ARRAY_SIZE(d->reenabled_by); i++)
+		d->reenabled_by[i] = SS_EVENTS_WHERE(r->reenable & i);
+	d->reposted = SS_EVENTS_WHERE(r->reposted);
+	d->with_error = SS_EVENTS_WHERE(r->err_slot >= 0);
+}
 
 void ss_rules_init(struct ss_rstate *st, bool stream, bool connected,
 		   bool connecting)
@@ -128,6 +159,7 @@ u32 ss_rules_record(struct ss_rstate *st, u32 events,
 		    const struct ss_errs *errs, u32 *fresh)
 {
 	unsigned int bit;
+	u32 erring;
 
 	events &= st->armed;
 	*fresh = events & ~st->pending;
@@ -135,12 +167,11 @@ u32 ss_rules_record(struct ss_rstate *st, u32 events,
 		return 0;
 	st->armed &= ~events;
 	st->pending |= events;
-	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++) {
-		int slot = ss_rules[bit].err_slot;
-
-		if ((events & (1U << bit)) && slot >= 0)
-			st->errors[slot] = errs ? errs->err[bit] : 0;
-	}
+	erring = events & ss_rules_derived.with_error;
+	for (bit = 0; erring; bit++, erring >>= 1)
+		if (erring & 1)
+			st->errors[ss_rules[bit].err_slot] =
+				errs ? errs->err[ss_rules[bit].err_slot] : 0;
 	return events;
 }
 
@@ -169,7 +200,7 @@ static u32 ss_close_event(struct ss_rstate *st, const struct ss_obs *obs,
 		st->close_err = obs->sk_err;
 	if (obs->readable)
 		return 0;
-	errs->err[SS_BIT(CLOSE)] = st->close_err;
+	errs->err[SS_ERR_CLOSE] = st->close_err;
 	return SS_FD(CLOSE);
 }
 
@@ -187,7 +218,7 @@ static u32 ss_connect_event(struct ss_rstate *st, const struct ss_obs *obs,
 	if (!obs->connect_failed)
 		return 0;
 	st->connecting = false;
-	errs->err[SS_BIT(CONNECT)] = obs->sk_err;
+	errs->err[SS_ERR_CONNECT] = obs->sk_err;
 	return SS_FD(CONNECT);
 }
 
@@ -195,26 +226,13 @@ static u32 ss_connect_event(struct ss_rstate *st, const struct ss_obs *obs,
 static u32 ss_levels(const struct ss_rstate *st, const struct ss_obs *obs,
 		     u32 which)
 {
-	unsigned int bit;
-	u32 events = 0;
+	u32 conds = ss_conds(st, obs), events = 0;
+	unsigned int cond;
 
-	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
-		if ((which & (1U << bit)) && ss_rules[bit].holds &&
-		    ss_rules[bit].holds(st, obs))
-			events |= 1U << bit;
-	return events;
-}
-
-/* The table's events a wake-up of classes @wake may raise. */
-static u32 ss_woken(unsigned int wake)
-{
-	unsigned int bit;
-	u32 events = 0;
-
-	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
-		if (ss_rules[bit].wake & wake)
-			events |= 1U << bit;
-	return events;
+	for (cond = 1; cond < SS_CONDS; cond++)
+		if (conds & (1U << cond))
+			events |= ss_rules_derived.raised_by[cond];
+	return events & which;
 }
 
 /*
@@ -226,23 +244,13 @@ u32 ss_rules_on_wake(struct ss_rstate *st, const struct ss_obs *obs,
 {
 	u32 events;
 
-	if (obs->listening)
-		return ss_levels(st, obs, ss_woken(wake));
-	events = ss_connect_event(st, obs, errs);
-	events |= ss_levels(st, obs, ss_woken(wake));
-	return events | ss_close_event(st, obs, errs);
-}
+	u32 woken = ss_rules_derived.woken_by[wake & SS_WAKE_ANY];
 
-/*
- * A wake-up whose key names only data and/or space (@wake, 0 for any
- * other) while nothing it could raise is armed and no connect() is in
- * progress changes nothing: the caller may skip its look at the socket.
- */
-bool ss_rules_wake_is_noop(const struct ss_rstate *st, unsigned int wake)
-{
-	if (!wake)
-		return false;
-	return !st->connecting && !(st->armed & ss_woken(wake));
+	if (obs->listening)
+		return ss_levels(st, obs, woken);
+	events = ss_connect_event(st, obs, errs);
+	events |= ss_levels(st, obs, woken);
+	return events | ss_close_event(st, obs, errs);
 }
 
 /*
@@ -257,18 +265,6 @@ u32 ss_rules_holding(struct ss_rstate *st, const struct ss_obs *obs,
 	if (!obs->listening)
 		events |= ss_close_event(st, obs, errs);
 	return events & which;
-}
-
-/* The events that @calls (enum ss_call) re-enable. */
-u32 ss_rules_reenabled_by(unsigned int calls)
-{
-	unsigned int bit;
-	u32 events = 0;
-
-	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
-		if (ss_rules[bit].reenable & calls)
-			events |= 1U << bit;
-	return events;
 }
 
 /* Re-enable @events: a re-enabling call was made. */
@@ -299,7 +295,7 @@ u32 ss_rules_connect_end(struct ss_rstate *st, enum ss_connect_end end,
 		st->connected = true;
 		return SS_FD(CONNECT) | SS_FD(WRITE);
 	case SS_CONNECT_FAILED:
-		errs->err[SS_BIT(CONNECT)] = err;
+		errs->err[SS_ERR_CONNECT] = err;
 		return SS_FD(CONNECT);
 	default:
 		return 0;
@@ -319,14 +315,9 @@ void ss_rules_local_shutdown(struct ss_rstate *st, u8 how)
  */
 void ss_rules_select(struct ss_rstate *st, u32 mask, bool queue)
 {
-	unsigned int bit;
-
 	st->mask = mask;
-	if (!queue)
-		return;
-	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++)
-		if (ss_rules[bit].reposted)
-			st->armed |= 1U << bit;
+	if (queue)
+		st->armed |= ss_rules_derived.reposted;
 }
 
 /* Event mode: whether newly recorded @fresh events signal the event object. */
@@ -361,24 +352,13 @@ void ss_rules_unfetch(struct ss_rstate *st, u32 events,
 		      const s16 errors[SS_ERR_SLOTS])
 {
 	unsigned int bit;
+	u32 erring = errors ? events & ss_rules_derived.with_error : 0;
 
-	for (bit = 0; bit < SHAREDSOCK_FD_MAX_EVENTS; bit++) {
-		int slot = ss_rules[bit].err_slot;
-
-		if ((events & (1U << bit)) && slot >= 0 && errors)
-			st->errors[slot] = errors[slot];
-	}
+	for (bit = 0; erring; bit++, erring >>= 1)
+		if (erring & 1)
+			st->errors[ss_rules[bit].err_slot] =
+				errors[ss_rules[bit].err_slot];
 	st->pending |= events;
-}
-
-/*
- * After a recv() that leaves data, re-enabling FD_READ changes nothing
- * when FD_READ is recorded and not fetched yet, and so not armed: it would
- * be recorded again at once, into the same pending bit.
- */
-bool ss_rules_read_rearm_is_noop(const struct ss_rstate *st)
-{
-	return st->pending & ~st->armed & SS_FD(READ);
 }
 
 /* The event of the next message to read among @queued (not 0). */

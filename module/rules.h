@@ -4,11 +4,13 @@
  * re-enabled, for which call.  Pure: no locking, no socket access.  The
  * caller keeps the state under its own lock and passes in what it saw of
  * the socket (struct ss_obs).  Built in userspace too, for its unit test
- * (selftests/rules_test.c), so it includes nothing but types.
+ * (selftests/rules_test.c), so it includes nothing but types and the
+ * compiler's and kernel.h's basics (which the test's shim provides).
  */
 #ifndef _SHAREDSOCK_RULES_H
 #define _SHAREDSOCK_RULES_H
 
+#include <linux/compiler.h>
 #include <linux/types.h>
 #include <linux/sharedsock.h>
 
@@ -44,6 +46,16 @@ enum ss_call {
 /* Directions of a local shutdown(), as the kernel's RCV/SEND_SHUTDOWN. */
 #define SS_SHUT_RCV	1
 #define SS_SHUT_SEND	2
+
+/* The level-triggered conditions that raise events (rules.c's table). */
+enum ss_cond {
+	SS_COND_NONE,
+	SS_COND_READABLE,
+	SS_COND_WRITABLE,
+	SS_COND_URGENT,
+	SS_COND_ACCEPTABLE,
+	SS_CONDS
+};
 
 /* How a connect() call ended, for FD_CONNECT. */
 enum ss_connect_end {
@@ -112,11 +124,61 @@ struct ss_rstate {
 	u8 local_shut;
 };
 
-/* An errno per event bit, for the errors an event is recorded with. */
+/* The errors events are recorded with, by slot (enum ss_err_slot). */
 struct ss_errs {
-	int err[SHAREDSOCK_FD_MAX_EVENTS];
+	int err[SS_ERR_SLOTS];
 };
 
+/**
+ * struct ss_rules_derived - masks gathered from the table (rules.c) by
+ * ss_rules_setup(), for the hot paths; constant afterwards
+ * @woken_by:     by enum ss_wake combination: events a wake-up may raise
+ * @raised_by:    by condition (rules.c): events it raises
+ * @reenabled_by: by enum ss_call combination: events the calls re-enable
+ * @reposted:     events a message-mode registration posts again
+ * @with_error:   events recorded with an error
+ */
+struct ss_rules_derived {
+	u32 woken_by[SS_WAKE_ANY + 1];
+	u32 raised_by[SS_CONDS];
+	u32 reenabled_by[16];
+	u32 reposted;
+	u32 with_error;
+};
+
+extern struct ss_rules_derived ss_rules_derived;
+
+/* The events that @calls (enum ss_call) re-enable. */
+static inline u32 ss_rules_reenabled_by(unsigned int calls)
+{
+	return ss_rules_derived.reenabled_by[calls & 15];
+}
+
+/*
+ * A wake-up whose key names only data and/or space (@wake, 0 for any
+ * other) while nothing it could raise is armed and no connect() is in
+ * progress changes nothing: the caller may skip its look at the socket.
+ * Read without the registration's lock (see reg.c).
+ */
+static inline bool ss_rules_wake_is_noop(const struct ss_rstate *st,
+					 unsigned int wake)
+{
+	return wake && !READ_ONCE(st->connecting) &&
+	       !(READ_ONCE(st->armed) & ss_rules_derived.woken_by[wake]);
+}
+
+/*
+ * After a recv() that leaves data, re-enabling FD_READ changes nothing
+ * when FD_READ is recorded and not fetched yet, and so not armed: it would
+ * be recorded again at once, into the same pending bit.
+ */
+static inline bool ss_rules_read_rearm_is_noop(const struct ss_rstate *st)
+{
+	return READ_ONCE(st->pending) & ~READ_ONCE(st->armed) &
+	       SHAREDSOCK_FD_READ;
+}
+
+void ss_rules_setup(void);
 void ss_rules_init(struct ss_rstate *st, bool stream, bool connected,
 		   bool connecting);
 int ss_rules_err_slot(unsigned int bit);
@@ -124,10 +186,8 @@ u32 ss_rules_record(struct ss_rstate *st, u32 events,
 		    const struct ss_errs *errs, u32 *fresh);
 u32 ss_rules_on_wake(struct ss_rstate *st, const struct ss_obs *obs,
 		     unsigned int wake, struct ss_errs *errs);
-bool ss_rules_wake_is_noop(const struct ss_rstate *st, unsigned int wake);
 u32 ss_rules_holding(struct ss_rstate *st, const struct ss_obs *obs,
 		     u32 which, struct ss_errs *errs);
-u32 ss_rules_reenabled_by(unsigned int calls);
 void ss_rules_arm(struct ss_rstate *st, u32 events);
 void ss_rules_connect_start(struct ss_rstate *st);
 u32 ss_rules_connect_end(struct ss_rstate *st, enum ss_connect_end end,
@@ -138,7 +198,6 @@ bool ss_rules_signals(const struct ss_rstate *st, u32 fresh);
 u32 ss_rules_fetch(struct ss_rstate *st, s16 errors[SS_ERR_SLOTS]);
 void ss_rules_unfetch(struct ss_rstate *st, u32 events,
 		      const s16 errors[SS_ERR_SLOTS]);
-bool ss_rules_read_rearm_is_noop(const struct ss_rstate *st);
 unsigned int ss_rules_next_message(u32 queued);
 
 #endif /* _SHAREDSOCK_RULES_H */

@@ -4,7 +4,6 @@
  * program with no kernel around them: every entry of the table and every
  * transition the registration relies on.  Needs no module.
  */
-#include "kshim.h"
 #include "kselftest_harness.h"
 #include "../module/rules.h"
 
@@ -15,6 +14,12 @@
 #define CONNECT	SHAREDSOCK_FD_CONNECT
 #define CLOSE	SHAREDSOCK_FD_CLOSE
 #define QOS	SHAREDSOCK_FD_QOS
+
+/* The table's masks are gathered once, as the module does at load. */
+static void __attribute__((constructor)) rules_setup(void)
+{
+	ss_rules_setup();
+}
 
 /* A connected stream socket's state, everything armed and selected. */
 static struct ss_rstate connected_stream(void)
@@ -121,7 +126,7 @@ TEST(fetch_takes_selected_events_only)
 	s16 errors[SS_ERR_SLOTS];
 
 	ss_rules_init(&st, true, true, false);
-	errs.err[SHAREDSOCK_FD_CLOSE_BIT] = 104;
+	errs.err[SS_ERR_CLOSE] = 104;
 	record(&st, READ | WRITE | CLOSE, &errs);
 	ss_rules_select(&st, READ | CLOSE, false);
 	EXPECT_EQ(READ | CLOSE, ss_rules_fetch(&st, errors));
@@ -217,7 +222,7 @@ TEST(connect_in_progress_then_established)
 	EXPECT_EQ(CONNECT | WRITE, ss_rules_on_wake(&st, &obs, SS_WAKE_IN | SS_WAKE_PRI, &errs));
 	EXPECT_FALSE(st.connecting);
 	EXPECT_TRUE(st.connected);
-	EXPECT_EQ(0, errs.err[SHAREDSOCK_FD_CONNECT_BIT]);
+	EXPECT_EQ(0, errs.err[SS_ERR_CONNECT]);
 	/* Once. */
 	EXPECT_EQ(0, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs) & CONNECT);
 }
@@ -230,7 +235,7 @@ TEST(connect_failing_later_reports_its_error)
 
 	ss_rules_init(&st, true, false, true);
 	EXPECT_EQ(CONNECT, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs));
-	EXPECT_EQ(111, errs.err[SHAREDSOCK_FD_CONNECT_BIT]);
+	EXPECT_EQ(111, errs.err[SS_ERR_CONNECT]);
 	EXPECT_FALSE(st.connected);
 	/* Not connected: no FD_CLOSE for it. */
 	obs.peer_closed = true;
@@ -255,7 +260,7 @@ TEST(connect_call_outcomes)
 	ss_rules_init(&st, true, false, false);
 	ss_rules_connect_start(&st);
 	EXPECT_EQ(CONNECT, ss_rules_connect_end(&st, SS_CONNECT_FAILED, 101, &errs));
-	EXPECT_EQ(101, errs.err[SHAREDSOCK_FD_CONNECT_BIT]);
+	EXPECT_EQ(101, errs.err[SS_ERR_CONNECT]);
 
 	ss_rules_init(&st, true, false, false);
 	ss_rules_connect_start(&st);
@@ -276,7 +281,7 @@ TEST(close_waits_for_the_data_and_keeps_the_reset_error)
 	obs.sk_err = 0;
 	obs.readable = false;
 	EXPECT_EQ(CLOSE, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs));
-	EXPECT_EQ(104, errs.err[SHAREDSOCK_FD_CLOSE_BIT]);
+	EXPECT_EQ(104, errs.err[SS_ERR_CLOSE]);
 }
 
 TEST(local_shutdown_rd_is_not_the_peer_closing)
