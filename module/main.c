@@ -8,6 +8,7 @@
 #include "reg.h"
 #include "watch.h"
 #include "sharedsock.h"
+#include "ulp.h"
 
 unsigned int ss_default_ttl_ms = 60 * MSEC_PER_SEC;
 module_param_named(default_ttl_ms, ss_default_ttl_ms, uint, 0644);
@@ -43,11 +44,16 @@ static int __init ss_init(void)
 	err = ss_regs_init();
 	if (err)
 		goto err_targets;
-	err = ss_device_init();
+	err = ss_ulp_init_module();
 	if (err)
 		goto err_regs;
+	err = ss_device_init();
+	if (err)
+		goto err_ulp;
 	return 0;
 
+err_ulp:
+	ss_ulp_exit();
 err_regs:
 	ss_regs_exit();
 err_targets:
@@ -60,6 +66,7 @@ err_tokens:
 static void __exit ss_exit(void)
 {
 	ss_device_exit();
+	ss_ulp_exit();
 	ss_watch_exit();
 	ss_regs_exit();
 	ss_targets_exit();

@@ -30,6 +30,7 @@
 #include "compat.h"
 #include "sharedsock.h"
 #include "sockstate.h"
+#include "ulp.h"
 #include "watch.h"
 
 static LIST_HEAD(ss_ops_tables);	/* under ss_reg_mutex */
@@ -321,8 +322,8 @@ static struct ss_reg *ss_reg_attach(struct socket *sock, struct ss_reg **reg,
 		return ERR_PTR(-EINVAL);
 	if (!ss_sock_served(sock, sk))
 		return ERR_PTR(-EOPNOTSUPP);
-	/* A ULP (kTLS, ...) owns sock->ops already. */
-	if (ss_sock_is_tcp(sk) && inet_csk(sk)->icsk_ulp_ops)
+	/* Another ULP (kTLS, ...) owns the socket already (see ulp.c). */
+	if (ss_sock_is_tcp(sk) && !ss_ulp_is_ours(sk))
 		return ERR_PTR(-EOPNOTSUPP);
 	/* Someone else's i_private (see ss_reg_of()), or our ops without a
 	 * registration (a kernel accept()'s socket): not ours to take.
@@ -463,6 +464,19 @@ static int ss_release(struct socket *sock)
 	return ret;
 }
 
+/*
+ * Before a socket's first registration, with no lock held: a TCP socket
+ * takes the sharedsock ULP (ulp.c) before its operations are swapped.
+ */
+static int ss_watch_prepare(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk || !ss_sock_served(sock, sk) || !ss_sock_is_tcp(sk))
+		return 0;	/* ss_reg_attach() judges it */
+	return ss_ulp_attach(sock);
+}
+
 /**
  * ss_watch_select - register (or cancel) events on the underlying socket
  * @sock:   the socket (the caller holds a reference to its file)
@@ -484,8 +498,11 @@ int ss_watch_select(struct socket *sock, int sockfd,
 	err = ss_sink_get(&sink, args);
 	if (err)
 		return err;
-	/* Allocated before the lock, in case the socket has no registration. */
+	/* Done before the lock, in case the socket has no registration. */
 	if (args->events && !ss_watch_reg(sock)) {
+		err = ss_watch_prepare(sock);
+		if (err)
+			goto out;
 		spare = ss_reg_alloc();
 		/* Not charged to a cgroup: the table is shared. */
 		fresh = kmalloc(sizeof(*fresh), GFP_KERNEL);

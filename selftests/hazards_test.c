@@ -11,6 +11,14 @@
  * made on it meanwhile waits, and the close and registration of every
  * other registered socket go on.
  *
+ * Hazard 3: a setsockopt() that replaces or copies a TCP socket's
+ * operations -- IPV6_ADDRFORM, TCP_ULP "tls" -- and that entered the
+ * protocol before the registration swapped them, completing after it.
+ * Held open with userfaultfd while it copies its argument (after the
+ * dispatch, before the socket's lock), it must find the registered socket
+ * refused to it, or have completed before the registration; and the
+ * registration must go with the socket's last close.
+ *
  * Hazard 5: LIST allocated room for as many entries as the caller asked
  * for (up to 2^20) before it counted any: sixteen callers pinned hundreds
  * of megabytes.  It now copies out a small batch at a time.
@@ -27,7 +35,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -78,6 +89,19 @@ static bool held_page_faulted(struct held_page *h, int ms)
 	       msg.event == UFFD_EVENT_PAGEFAULT;
 }
 
+/* Let the stalled thread go on, with @len bytes of @src on the page. */
+static void held_page_fill(struct held_page *h, const void *src, size_t len)
+{
+	char *buf = calloc(1, h->size);
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)h->page, .src = (uintptr_t)buf, .len = h->size,
+	};
+
+	memcpy(buf, src, len);
+	ioctl(h->uffd, UFFDIO_COPY, &copy);
+	free(buf);
+}
+
 /* Let the stalled thread go on: the page becomes a zero page. */
 static void held_page_release(struct held_page *h)
 {
@@ -96,11 +120,13 @@ static bool readable_within(int fd, int ms)
 }
 
 /* A call made on its own thread, which says on @done when it returned. */
+
 struct call {
 	int fd, efd, ret, err;
 	int done;		/* an eventfd */
 	volatile pid_t tid;
-	enum { CALL_SEND, CALL_SELECT, CALL_CLOSE } what;
+	enum { CALL_SEND, CALL_SELECT, CALL_CLOSE, CALL_SETSOCKOPT } what;
+	int level, name;
 	char *buf;
 	long len;
 	pthread_t thread;
@@ -120,6 +146,9 @@ static void *call_main(void *arg)
 		break;
 	case CALL_CLOSE:
 		c->ret = close(c->fd);
+		break;
+	case CALL_SETSOCKOPT:
+		c->ret = setsockopt(c->fd, c->level, c->name, c->buf, c->len);
 		break;
 	}
 	c->err = errno;
@@ -318,6 +347,140 @@ TEST(list_allocates_nothing_by_the_count_asked_for)
 	close(l.dev);
 	close(h.uffd);
 	munmap(h.base, 2 * h.size);
+}
+
+/* Whether LIST still shows a registration of the socket inode @ino. */
+static bool registration_listed(int dev, ino_t ino)
+{
+	unsigned long long inos[256];
+	int i, n = registration_inos(dev, inos, 256);
+
+	for (i = 0; i < n && i < 256; i++)
+		if (inos[i] == ino)
+			return true;
+	return n < 0;
+}
+
+/* The registration of the socket inode @ino goes within @ms. */
+static bool registration_gone_within(int dev, ino_t ino, int ms)
+{
+	for (; ms > 0; ms -= 10, usleep(10000))
+		if (!registration_listed(dev, ino))
+			return true;
+	return false;
+}
+
+/*
+ * Register @fd (a connected TCP socket whose peer is @peer) while a
+ * setsockopt(@level, @name) of @optlen bytes of @optval is held in the
+ * copy of its argument; returns that setsockopt's result, errno in @err.
+ * Then checks that events are delivered and that the registration goes
+ * with the socket's last close.
+ */
+static int register_during_setsockopt(struct __test_metadata *_metadata,
+				      int fd, int peer, int level, int name,
+				      const void *optval, size_t optlen, int *err)
+{
+	struct call set = { .what = CALL_SETSOCKOPT, .fd = fd, .level = level,
+			    .name = name };
+	struct call reg = { .what = CALL_SELECT };
+	struct stat st;
+	struct held_page h;
+	int dev, efd, ret;
+
+	if (held_page_open(&h)) {
+		*err = ENOSYS;
+		return -2;
+	}
+	dev = dev_open();
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev < 0 || efd < 0 || fstat(fd, &st))
+		return -2;
+	set.buf = h.page;
+	set.len = optlen;
+	if (call_start(&set) || !held_page_faulted(&h, WAIT_MS))
+		return -2;
+	/*
+	 * On a kernel that copied the argument under the socket's lock, the
+	 * registration waits for that lock: it is let go once it waits.
+	 */
+	reg.fd = fd;
+	reg.efd = efd;
+	if (call_start(&reg))
+		return -2;
+	if (!call_returned_within(&reg, 0))
+		call_blocked_within(&reg, WAIT_MS);
+	held_page_fill(&h, optval, optlen);
+	call_join(&set);
+	call_join(&reg);
+	EXPECT_EQ(0, reg.ret);
+	ret = set.ret;
+	*err = set.err;
+
+	/* The registration reports... */
+	eventfd_read(efd, &(eventfd_t){ 0 });
+	EXPECT_EQ(1, send(peer, "x", 1, 0));
+	EXPECT_TRUE(readable_within(efd, WAIT_MS));
+	/* ...and goes with the socket. */
+	EXPECT_TRUE(registration_listed(dev, st.st_ino));
+	close(fd);
+	EXPECT_TRUE(registration_gone_within(dev, st.st_ino, WAIT_MS)) {
+		TH_LOG("the registration outlived its socket");
+	}
+	close(efd);
+	close(dev);
+	close(h.uffd);
+	munmap(h.base, 2 * h.size);
+	return ret;
+}
+
+TEST(tls_set_in_flight_at_registration_is_refused)
+{
+	int probe[2], a[2], err, ret;
+
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, probe));
+	if (setsockopt(probe[0], IPPROTO_TCP, TCP_ULP, "tls", 3))
+		SKIP(return, "no kTLS here (errno %d)", errno);
+	close(probe[0]);
+	close(probe[1]);
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, a));
+	ret = register_during_setsockopt(_metadata, a[0], a[1], IPPROTO_TCP,
+					 TCP_ULP, "tls", 4, &err);
+	if (ret == -2)
+		SKIP(return, "no userfaultfd (errno %d)", err);
+	/* kTLS never takes a registered socket. */
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EEXIST, err);
+	close(a[1]);
+}
+
+TEST(addrform_in_flight_at_registration_is_refused_or_done_before)
+{
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6 };
+	struct sockaddr_in lsn;
+	socklen_t len = sizeof(lsn);
+	int l, c, s, err, ret, inet = AF_INET;
+
+	l = loopback_listener(&lsn, &len);
+	ASSERT_GE(l, 0);
+	c = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_GE(c, 0);
+	to.sin6_port = lsn.sin_port;
+	to.sin6_addr.s6_addr[10] = 0xff;
+	to.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&to.sin6_addr.s6_addr[12], &lsn.sin_addr, 4);
+	ASSERT_EQ(0, connect(c, (void *)&to, sizeof(to)));
+	s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ASSERT_GE(s, 0);
+	ret = register_during_setsockopt(_metadata, c, s, IPPROTO_IPV6,
+					 IPV6_ADDRFORM, &inet, sizeof(inet), &err);
+	if (ret == -2)
+		SKIP(return, "no userfaultfd (errno %d)", err);
+	/* Refused once registered; or done before, on the socket's lock. */
+	if (ret)
+		EXPECT_EQ(EBUSY, err);
+	close(s);
+	close(l);
 }
 
 TEST_HARNESS_MAIN
