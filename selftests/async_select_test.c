@@ -1838,6 +1838,13 @@ static int unload_child(void)
 	if (!signalled(efd, WAIT_MS))
 		return 29;
 	close(sv[0]);
+	/*
+	 * The registration went with the last close; the TCP socket itself,
+	 * which carries the sharedsock ULP, holds the module until it is
+	 * destroyed, a moment later (its FIN is acknowledged first).
+	 */
+	for (i = 0; i < WAIT_MS / 10 && module_refcnt() != 0; i++)
+		usleep(10000);
 	if (syscall(SYS_delete_module, "sharedsock", O_NONBLOCK))
 		return 30;
 	close(sv[1]);
