@@ -322,9 +322,6 @@ static struct ss_reg *ss_reg_attach(struct socket *sock, struct ss_reg **reg,
 		return ERR_PTR(-EINVAL);
 	if (!ss_sock_served(sock, sk))
 		return ERR_PTR(-EOPNOTSUPP);
-	/* Another ULP (kTLS, ...) owns the socket already (see ulp.c). */
-	if (ss_sock_is_tcp(sk) && !ss_ulp_is_ours(sk))
-		return ERR_PTR(-EOPNOTSUPP);
 	/* Someone else's i_private (see ss_reg_of()), or our ops without a
 	 * registration (a kernel accept()'s socket): not ours to take.
 	 */
@@ -332,6 +329,9 @@ static struct ss_reg *ss_reg_attach(struct socket *sock, struct ss_reg **reg,
 		return ERR_PTR(-EBUSY);
 	if (!*reg || !*fresh)
 		return ERR_PTR(-ENOMEM);
+	/* Another ULP (kTLS, ...) owns the socket already (see ulp.c). */
+	if (ss_sock_is_tcp(sk) && !ss_ulp_is_ours(sk))
+		return ERR_PTR(-EOPNOTSUPP);
 
 	made = *reg;
 	*reg = NULL;
@@ -498,14 +498,18 @@ int ss_watch_select(struct socket *sock, int sockfd,
 	err = ss_sink_get(&sink, args);
 	if (err)
 		return err;
-	/* Done before the lock, in case the socket has no registration. */
+	/*
+	 * Done before the lock, in case the socket has no registration; the
+	 * ULP last, so that a registration that fails for memory leaves the
+	 * socket as it was.
+	 */
 	if (args->events && !ss_watch_reg(sock)) {
-		err = ss_watch_prepare(sock);
-		if (err)
-			goto out;
 		spare = ss_reg_alloc();
 		/* Not charged to a cgroup: the table is shared. */
 		fresh = kmalloc(sizeof(*fresh), GFP_KERNEL);
+		err = spare && fresh ? ss_watch_prepare(sock) : 0;
+		if (err)
+			goto out;
 	}
 
 	mutex_lock(&ss_reg_mutex);

@@ -1843,9 +1843,8 @@ static int unload_child(void)
 	 * which carries the sharedsock ULP, holds the module until it is
 	 * destroyed, a moment later (its FIN is acknowledged first).
 	 */
-	for (i = 0; i < WAIT_MS / 10 && module_refcnt() != 0; i++)
-		usleep(10000);
-	if (syscall(SYS_delete_module, "sharedsock", O_NONBLOCK))
+	if (module_refcnt_back_to(0, WAIT_MS) != 0 ||
+	    syscall(SYS_delete_module, "sharedsock", O_NONBLOCK))
 		return 30;
 	close(sv[1]);
 	close(efd);

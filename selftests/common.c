@@ -453,6 +453,15 @@ long module_refcnt(void)
 	return n;
 }
 
+long module_refcnt_back_to(long want, int ms)
+{
+	long n;
+
+	for (; (n = module_refcnt()) > want && ms > 0; ms -= 10)
+		usleep(10000);
+	return n;
+}
+
 long sockets_used(void)
 {
 	FILE *f = fopen("/proc/net/sockstat", "r");

@@ -122,6 +122,13 @@ int registration_inos(int dev, unsigned long long *inos, int room);
 /* /sys/module/sharedsock/refcnt, or -1. */
 long module_refcnt(void);
 
+/*
+ * module_refcnt once it is back to @want, or as it is after @ms.  A
+ * registered TCP socket carries the sharedsock ULP, which holds the module
+ * until the socket is destroyed: a moment after its last close.
+ */
+long module_refcnt_back_to(long want, int ms);
+
 /* "sockets: used" of this network namespace (/proc/net/sockstat), or -1. */
 long sockets_used(void);
 
