@@ -13,54 +13,38 @@
  *
  * Before it swaps anything, a registration of a TCP socket installs this
  * ULP through the socket's own setsockopt(TCP_ULP) path, under the
- * socket's lock, as kTLS and espintcp are installed.  From then on:
- *  - every other ULP (kTLS included) is refused by the kernel itself:
- *    a socket has one ULP (__tcp_set_ulp(): EEXIST), and a socket that got
- *    another one first is refused by the registration;
- *  - IPV6_ADDRFORM is refused by the kernel itself (EBUSY): it converts a
- *    TCP socket only while its sk_prot is tcpv6_prot, and the ULP's init
- *    points sk_prot at a verbatim copy, as kTLS points it at its own;
- *  - BPF sockmap refuses the socket (sk_psock_init(): no ULP sockets).
- * The copies change nothing: every operation is the protocol's own.  A
- * listener's children are clones that carry the ULP, each holding the
- * module (tcp_cleanup_ulp() drops it as the child is destroyed); so does
- * every socket that carries it, until it is destroyed: the module cannot
- * be unloaded while one exists.  A ULP cannot be taken off a socket: a
- * socket once registered keeps it, cancelled or not.
+ * socket's lock, as kTLS and espintcp are installed.  The ULP does
+ * nothing; its presence is the point.  From then on every other ULP, kTLS
+ * included, is refused by the kernel itself -- a socket has one ULP
+ * (__tcp_set_ulp(): EEXIST) -- and a socket that got another one first is
+ * refused by the registration; BPF sockmap refuses the socket too
+ * (sk_psock_init(): no ULP sockets).  A listener's children are clones
+ * that carry the ULP, each holding the module (tcp_cleanup_ulp() drops it
+ * as the child is destroyed); so does every socket that carries it, until
+ * it is destroyed: the module cannot be unloaded while one exists.  A ULP
+ * cannot be taken off a socket: a socket once registered keeps it,
+ * cancelled or not.
+ *
+ * IPV6_ADDRFORM is not closed off this way.  It converts a TCP socket only
+ * while its sk_prot is tcpv6_prot, so pointing sk_prot at a copy would
+ * refuse it; but a listener's children take their sk_prot_creator from
+ * the listener's sk_prot, and a child's TIME_WAIT sock then points at the
+ * copy for up to a minute after the child (and the module's hold) is gone:
+ * the debug kernel caught one freed after the module was unloaded.
  */
 #include <linux/module.h>
 #include <linux/net.h>
 #include <net/inet_connection_sock.h>
 #include <net/tcp.h>
-#include <net/transp_v6.h>
 
 #include "ulp.h"
 
 #define SS_ULP_NAME	"sharedsock"
 
-/* Verbatim copies of tcp_prot and tcpv6_prot, made at load. */
-static struct proto ss_tcp_prot;
-#if IS_ENABLED(CONFIG_IPV6)
-static struct proto ss_tcpv6_prot;
-#endif
-
-/* Under the socket's lock (tcp_set_ulp()'s caller holds it). */
+/* Nothing to set up: the ULP's presence is what counts. */
 static int ss_ulp_init(struct sock *sk)
 {
-	struct proto *prot = READ_ONCE(sk->sk_prot);
-
-	if (prot == &tcp_prot) {
-		WRITE_ONCE(sk->sk_prot, &ss_tcp_prot);
-		return 0;
-	}
-#if IS_ENABLED(CONFIG_IPV6)
-	if (prot == &tcpv6_prot) {
-		WRITE_ONCE(sk->sk_prot, &ss_tcpv6_prot);
-		return 0;
-	}
-#endif
-	/* Someone else's sk_prot (sockmap's, say): not ours to stack on. */
-	return -EOPNOTSUPP;
+	return 0;
 }
 
 /* A listener's child carries the ULP: it holds the module, as its parent. */
@@ -86,7 +70,7 @@ bool ss_ulp_is_ours(struct sock *sk)
 /*
  * Install the ULP on a TCP socket about to be registered (the caller holds
  * its file and no lock): 0 once it carries it, -EOPNOTSUPP when another
- * ULP or sk_prot was there first.  Through the protocol's own setsockopt,
+ * ULP was there first.  Through the protocol's own setsockopt,
  * which takes the socket's lock; @sock->ops must be the protocol's.
  */
 int ss_ulp_attach(struct socket *sock)
@@ -108,10 +92,6 @@ int ss_ulp_attach(struct socket *sock)
 
 int ss_ulp_init_module(void)
 {
-	ss_tcp_prot = tcp_prot;
-#if IS_ENABLED(CONFIG_IPV6)
-	ss_tcpv6_prot = tcpv6_prot;
-#endif
 	return tcp_register_ulp(&ss_ulp_ops);
 }
 
