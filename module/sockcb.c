@@ -58,7 +58,12 @@ static const __poll_t ss_sk_keys[SS_SK_CBS] = {
 	[SS_SK_ERROR_REPORT] = EPOLLERR,
 };
 
-/* Callback @which of a hooked sock: the protocol's own, then ours. */
+/*
+ * Callback @which of a hooked sock: ours, then the protocol's own.  Ours
+ * first, so that it looks at the socket before anyone the protocol wakes
+ * (a thread asleep in poll() or recv()) can take the data away: the data
+ * that raised the callback is there to be recorded.
+ */
 static void ss_sk_event(struct sock *sk, enum ss_sk_cb which)
 {
 	struct ss_ops *table;
@@ -70,13 +75,13 @@ static void ss_sk_event(struct sock *sk, enum ss_sk_cb which)
 	 */
 	rcu_read_lock_sched();
 	reg = ss_sk_reg(sk, &table);
-	if (table)
-		table->sk_cb[which](sk);
 	if (reg && (which != SS_SK_WRITE_SPACE || ss_sock_writable(sk))) {
 		/* What the wait-queue path gets from skwq_has_sleeper(). */
 		smp_mb();
 		ss_reg_event(reg, sk, ss_sk_keys[which]);
 	}
+	if (table)
+		table->sk_cb[which](sk);
 	rcu_read_unlock_sched();
 }
 
