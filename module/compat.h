@@ -85,7 +85,12 @@ ss_task_get_nondumpable_ns(struct task_struct *task)
  * SHAREDSOCK_HAVE_SENDPAGE where it still exists.
  */
 
-/* 7.0 gave proto_ops.connect a struct sockaddr_unsized. */
+/*
+ * 7.2 dropped struct proto.recvmsg's addr_len (6.12 has it): Kbuild
+ * defines SHAREDSOCK_HAVE_RECVMSG_ADDR_LEN where it is there.
+ */
+
+/* 7.0 gave proto_ops.connect and struct proto.connect a sockaddr_unsized. */
 #ifndef SHAREDSOCK_HAVE_SOCKADDR_UNSIZED
 #define sockaddr_unsized	sockaddr
 #endif

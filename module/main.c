@@ -47,6 +47,7 @@ static int __init ss_init(void)
 	err = ss_ulp_init_module();
 	if (err)
 		goto err_regs;
+	ss_watch_init();
 	err = ss_device_init();
 	if (err)
 		goto err_ulp;
@@ -54,6 +55,7 @@ static int __init ss_init(void)
 
 err_ulp:
 	ss_ulp_exit();
+	ss_watch_exit();
 err_regs:
 	ss_regs_exit();
 err_targets:

@@ -2,13 +2,15 @@
 /*
  * Event registrations: the Winsock state of one underlying socket (kept
  * by the rules of rules.c), its delivery to a sink, fetching, listing.
- * How a registration learns what happens on its socket is watch.c's and
- * sockcb.c's: they call in here with wake-ups and re-enabling calls.
+ * How a registration learns what happens on its socket is attach.c's,
+ * skprot.c's and unixops.c's: they call in here with wake-ups and
+ * re-enabling calls.  The table of registrations by socket is here too.
  */
 #include <linux/eventfd.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/pid_namespace.h>
+#include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <net/sock.h>
 
@@ -24,6 +26,21 @@ static LIST_HEAD(ss_regs);
 static u32 ss_regs_nr;		/* on ss_regs, under ss_reg_mutex */
 static u32 ss_regs_seq;		/* the last list_seq given, likewise */
 static struct kmem_cache *ss_reg_cache;
+
+/*
+ * Registrations by socket: written under ss_reg_mutex, read under RCU (a
+ * registration is freed a grace period after it is removed).  The socket
+ * operations of skprot.c and unixops.c find a registration here; the
+ * table is the module's own, where the first design used the socket
+ * inode's i_private.
+ */
+static struct rhashtable ss_regs_by_sock;
+static const struct rhashtable_params ss_regs_by_sock_params = {
+	.key_len = sizeof(struct socket *),
+	.key_offset = offsetof(struct ss_reg, sock),
+	.head_offset = offsetof(struct ss_reg, hnode),
+	.automatic_shrinking = true,
+};
 
 struct ss_reg *ss_reg_alloc(void)
 {
@@ -42,7 +59,7 @@ static void ss_reg_free_cb(struct rcu_head *head)
 	kmem_cache_free(ss_reg_cache, container_of(head, struct ss_reg, rcu));
 }
 
-/* A sock callback that began before the last close may still read it. */
+/* A socket operation that looked it up may still read it. */
 void ss_reg_free_rcu(struct ss_reg *reg)
 {
 	put_pid(reg->registrant);
@@ -82,21 +99,86 @@ void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
 	reg->qe.sockfd = -1;
 }
 
-/* On the list of registrations, for STATUS and LIST. */
-void ss_reg_link(struct ss_reg *reg)
+/*
+ * The registration of @sock, or NULL.  Under RCU, or by a caller that
+ * holds the socket's file (or is its last close): the registration then
+ * lives at least as long as the call.
+ */
+struct ss_reg *ss_reg_lookup(const struct socket *sock)
 {
+	struct ss_reg *reg;
+
+	rcu_read_lock();
+	reg = rhashtable_lookup(&ss_regs_by_sock, &sock, ss_regs_by_sock_params);
+	rcu_read_unlock();
+	return reg;
+}
+
+/*
+ * In the table by socket and on the list of registrations (STATUS, LIST).
+ * Fails only for memory (-ENOMEM), or -EEXIST.
+ */
+int ss_reg_link(struct ss_reg *reg)
+{
+	int err;
+
 	lockdep_assert_held(&ss_reg_mutex);
+	err = rhashtable_lookup_insert_fast(&ss_regs_by_sock, &reg->hnode,
+					    ss_regs_by_sock_params);
+	if (err)
+		return err;
 	reg->list_seq = ++ss_regs_seq;
 	list_add_tail(&reg->node, &ss_regs);
 	ss_regs_nr++;
 	ss_stat_add(SS_STAT_REGS_CREATED, 1);
+	return 0;
 }
 
 void ss_reg_unlink(struct ss_reg *reg)
 {
 	lockdep_assert_held(&ss_reg_mutex);
+	rhashtable_remove_fast(&ss_regs_by_sock, &reg->hnode,
+			       ss_regs_by_sock_params);
 	list_del(&reg->node);
 	ss_regs_nr--;
+}
+
+/* Its socket was released without passing through the module. */
+static bool ss_reg_is_dead(const struct ss_reg *reg)
+{
+	return !READ_ONCE(reg->sock->file);
+}
+
+/**
+ * ss_regs_next_dead - the next registration whose socket is gone
+ * @cursor: list_seq to go on after, if @begun; both updated
+ * @begun:  whether @cursor is set
+ * @budget: registrations it may still look at; updated
+ *
+ * Under ss_reg_mutex.  Return: a registration that is still linked, or
+ * NULL at the end of the list (@budget left) or of @budget (0).
+ */
+struct ss_reg *ss_regs_next_dead(u32 *cursor, bool *begun,
+				 unsigned int *budget)
+{
+	struct ss_reg *reg;
+
+	lockdep_assert_held(&ss_reg_mutex);
+	list_for_each_entry(reg, &ss_regs, node) {
+		if (*begun && (s32)(reg->list_seq - *cursor) <= 0)
+			continue;
+		if (!*budget)
+			return NULL;
+		(*budget)--;
+		*cursor = reg->list_seq;
+		*begun = true;
+		if (ss_reg_is_dead(reg))
+			return reg;
+	}
+	/* The end of the list: @budget is left as it is, above 0. */
+	if (!*budget)
+		*budget = 1;
+	return NULL;
 }
 
 /* Deliver what is pending and selected; @fresh: newly recorded events. */
@@ -115,8 +197,6 @@ static void ss_reg_deliver(struct ss_reg *reg, u32 fresh)
 			schedule_work(&reg->signal_work);
 		break;
 	case SS_SINK_QUEUE:
-		if (reg->unresolved)
-			break;
 		events = ss_rules_fetch(&reg->st, errors);
 		if (events)
 			ss_queue_post(reg->sink.queue, &reg->qe, events, errors);
@@ -140,14 +220,14 @@ static void ss_reg_record(struct ss_reg *reg, u32 events,
 
 /*
  * A wake-up of @reg's socket @sk, whose @key names the condition that
- * changed (0: a state change).  Softirq or process context; no allocation,
- * no sleeping lock.  @sk is passed rather than read from reg->sock, which
- * a sock callback racing with the last close may find released.
+ * changed (0: a state change).  From the registration's wait entry, under
+ * the wait queue's lock, in softirq or process context; no allocation, no
+ * sleeping lock.
  *
  * The look at armed events that may skip it is made without the lock:
  * whoever re-arms looks at the level afterwards, past a full barrier that
  * pairs with the one the waker passed between changing the level and
- * getting here (skwq_has_sleeper()'s, or ss_sk_event()'s).
+ * getting here (skwq_has_sleeper()'s).
  */
 void ss_reg_event(struct ss_reg *reg, struct sock *sk, __poll_t key)
 {
@@ -233,7 +313,7 @@ void ss_reg_called(struct ss_reg *reg, unsigned int calls)
  * armed: ss_reg_called() would record it again at once, into the same
  * pending bit, which signals nothing (it is not fresh) and posts nothing
  * (an event stays pending in a queue's registration only while it is not
- * selected or the descriptor is unresolved).  With sk_err clear, its look
+ * selected).  With sk_err clear, its look
  * at FD_CLOSE changes nothing either.
  *
  * No FD_READ is lost: the pending state is read after this recv() began
@@ -348,61 +428,47 @@ void ss_reg_set_registrant(struct ss_reg *reg)
 	reg->registrant_uid = current_uid();
 }
 
-/* @child, accepted from @parent's listener, takes its sink and mask. */
-void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent)
+/*
+ * Whether a socket accepted from @parent's listener inherits something: a
+ * sink, and not a queue that is closing.  Under ss_reg_mutex, which every
+ * sink change holds.
+ */
+bool ss_reg_may_inherit(struct ss_reg *parent)
 {
-	unsigned long flags;
-
 	lockdep_assert_held(&ss_reg_mutex);
-	child->registrant = get_pid(parent->registrant);
-	child->registrant_uid = parent->registrant_uid;
-	spin_lock_irqsave(&parent->lock, flags);
-	ss_sink_dup(&child->sink, &parent->sink);
-	child->st.mask = parent->st.mask;
-	child->qe.msg = parent->qe.msg;
-	spin_unlock_irqrestore(&parent->lock, flags);
-	child->qe.sockfd = -1;
-}
-
-static int ss_match_file(const void *file, struct file *f, unsigned int fd)
-{
-	return f == file ? fd + 1 : 0;
-}
-
-static void ss_reg_resolve(struct callback_head *head)
-{
-	struct ss_reg *reg = container_of(head, struct ss_reg, resolve);
-	struct file *file = reg->sock->file;
-	int fd = iterate_fd(current->files, 0, ss_match_file, file) - 1;
-	unsigned long flags;
-
-	spin_lock_irqsave(&reg->lock, flags);
-	if (reg->sink.kind == SS_SINK_QUEUE && reg->qe.sockfd < 0)
-		reg->qe.sockfd = fd;
-	reg->unresolved = false;
-	ss_reg_deliver(reg, 0);
-	spin_unlock_irqrestore(&reg->lock, flags);
-	fput(file);
+	switch (parent->sink.kind) {
+	case SS_SINK_EVENTFD:
+		return true;
+	case SS_SINK_QUEUE:
+		return !ss_queue_closed(parent->sink.queue);
+	default:
+		return false;
+	}
 }
 
 /*
- * An accepted @child that posts to a queue: the message carries the
- * descriptor, known once accept() installs it, so learn it on the way back
- * to userspace and post nothing before.
+ * @child, just published for the socket that descriptor @fd names, was
+ * accepted from @parent's listener: it takes its sink and mask.
  */
-void ss_reg_resolve_later(struct ss_reg *child)
+void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent, int fd)
 {
+	unsigned long flags;
+
 	lockdep_assert_held(&ss_reg_mutex);
-	if (child->sink.kind != SS_SINK_QUEUE)
-		return;
-	list_add_tail(&child->queue_link, ss_queue_regs(child->sink.queue));
-	child->unresolved = true;
-	init_task_work(&child->resolve, ss_reg_resolve);
-	get_file(child->sock->file);
-	if (task_work_add(current, &child->resolve, TWA_RESUME)) {
-		fput(child->sock->file);
-		child->unresolved = false;
-	}
+	put_pid(child->registrant);
+	child->registrant = get_pid(parent->registrant);
+	child->registrant_uid = parent->registrant_uid;
+	spin_lock_irqsave(&parent->lock, flags);
+	spin_lock_nested(&child->lock, SINGLE_DEPTH_NESTING);
+	ss_sink_dup(&child->sink, &parent->sink);
+	child->st.mask = parent->st.mask;
+	child->qe.msg = parent->qe.msg;
+	child->qe.sockfd = fd;
+	spin_unlock(&child->lock);
+	spin_unlock_irqrestore(&parent->lock, flags);
+	if (child->sink.kind == SS_SINK_QUEUE)
+		list_add_tail(&child->queue_link,
+			      ss_queue_regs(child->sink.queue));
 }
 
 /* Reads per reset of an EFD_SEMAPHORE eventfd, which gives one per read. */
@@ -522,17 +588,17 @@ u32 ss_regs_count(void)
 	return READ_ONCE(ss_regs_nr);
 }
 
-static void ss_reg_list_one(struct ss_reg *reg, struct sharedsock_reg_entry *e,
+static void ss_reg_list_one(struct ss_reg *reg,
+			    struct sharedsock_reg_entry *e,
 			    struct pid_namespace *ns)
 {
-	struct sock *sk = reg->sock->sk;
 	unsigned long flags;
 
 	memset(e, 0, sizeof(*e));
 	e->socket_ino = reg->qe.ino;
 	e->registrant_pid = pid_nr_ns(reg->registrant, ns);
 	e->uid = from_kuid_munged(current_user_ns(), reg->registrant_uid);
-	e->family = READ_ONCE(sk->sk_family);
+	e->family = reg->family;
 	e->type = reg->sock->type;
 	spin_lock_irqsave(&reg->lock, flags);
 	switch (reg->sink.kind) {
@@ -582,10 +648,13 @@ static bool ss_regs_list_step(struct ss_lister *base, void *arg)
 
 	mutex_lock(&ss_reg_mutex);
 	list_for_each_entry(reg, &ss_regs, node) {
+		/* A released socket's (attach.c) is not listed. */
+		bool visible = !ss_reg_is_dead(reg) &&
+			       (l->all || uid_eq(reg->registrant_uid, l->uid));
+
 		if (l->begun && (s32)(reg->list_seq - l->last) <= 0)
 			continue;
-		e = ss_list_slot(base, l->all ||
-				 uid_eq(reg->registrant_uid, l->uid), &stop);
+		e = ss_list_slot(base, visible, &stop);
 		if (stop) {
 			done = false;
 			break;
@@ -630,13 +699,20 @@ int ss_regs_init(void)
 		     sizeof(struct ss_reg) > 256);
 	ss_reg_cache = kmem_cache_create("sharedsock_reg", sizeof(struct ss_reg),
 					 0, SLAB_ACCOUNT, NULL);
-	return ss_reg_cache ? 0 : -ENOMEM;
+	if (!ss_reg_cache)
+		return -ENOMEM;
+	if (rhashtable_init(&ss_regs_by_sock, &ss_regs_by_sock_params)) {
+		kmem_cache_destroy(ss_reg_cache);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Every registered socket holds the module: none can be left here. */
 void ss_regs_exit(void)
 {
 	WARN_ON(!list_empty(&ss_regs));
+	rhashtable_destroy(&ss_regs_by_sock);
 	/* Registrations still to free (ss_reg_free_rcu()). */
 	rcu_barrier();
 	kmem_cache_destroy(ss_reg_cache);

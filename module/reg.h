@@ -8,8 +8,8 @@
 #include <linux/mutex.h>
 #include <linux/net.h>
 #include <linux/poll.h>
+#include <linux/rhashtable-types.h>
 #include <linux/spinlock.h>
-#include <linux/task_work.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/sharedsock.h>
@@ -46,35 +46,33 @@ struct ss_sink {
 
 /**
  * struct ss_reg - the event registration of one underlying socket
- * @sock:       the socket; its inode's i_private points here, and its
- *              sock->ops at its protocol's struct ss_ops (watch.c), while
- *              the registration exists
- * @wait:       unless @hooked: on the socket's wait queue (sock->wq.wait)
- * @rcu:        frees the object a grace period after the socket's last
- *              close, for the sock callbacks that may still be reading it
+ * @sock:       the socket, kept valid by a reference to its inode (rule 2 of
+ *              the design: a released socket's memory outlives it)
+ * @wait:       on the socket's wait queue (sock->wq.wait), put there by the
+ *              protocol's own poll (attach.c), until the socket's last close
+ * @rcu:        frees the object a grace period after it is unpublished, for
+ *              the socket operations that looked it up (reg.c)
+ * @hnode:      in the table of registrations by socket, under ss_reg_mutex
+ *              (looked up under RCU)
  * @node:       on the list of all registrations, under ss_reg_mutex
  * @list_seq:   its place in that list, for LIST to go on from (reg.c)
  * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
  * @registrant: process that made the current registration (a reference),
  *              and @registrant_uid its user; under ss_reg_mutex
- * @lock:       protects @sink, @st and @unresolved
+ * @lock:       protects @sink and @st
  * @sink:       delivery; replaced by each registration made on the socket
  * @st:         the Winsock state (rules.c)
- * @unresolved: accepted socket whose descriptor is not known yet; nothing
- *              is posted to a queue until it is
- * @hooked:     readiness comes from the sock's callbacks, not from @wait
- *              (which is then on no queue); changed under the socket's
- *              lock (lock_sock()), by a caller that holds its file
+ * @kind:       how the socket is watched (enum ss_watch_kind, attach.h)
+ * @family:     the socket's address family when it was registered
  * @signal_work: signals the eventfd where eventfd_signal() may not recurse
- * @resolve:    task work that learns an accepted socket's descriptor
  * @qe:         its messages in @sink.queue, under the queue's lock, and
  *              the descriptor and message value they carry, set under
  *              @lock while on no queue's ready list
  *
  * Lifetime: created by the first registration made on a socket and kept,
  * whatever later registrations change, until the socket's last close (see
- * watch.c), then freed a grace period after the protocol's release.  It
- * never holds a reference to the socket.
+ * attach.c), then freed a grace period later.  It holds a reference to the
+ * socket's inode and to this module until then, never to the socket's file.
  *
  * Size: at most 256 bytes (checked at build time), the memory target per
  * registration.
@@ -85,19 +83,19 @@ struct ss_reg {
 		wait_queue_entry_t wait;
 		struct rcu_head rcu;
 	};
+	struct rhash_head hnode;
 	struct list_head node;
 	struct list_head queue_link;
 	struct pid *registrant;
 	kuid_t registrant_uid;
 
-	spinlock_t lock;		/* @sink, @st, @unresolved */
+	spinlock_t lock;		/* @sink, @st */
 	struct ss_sink sink;
 	struct ss_rstate st;
-	bool unresolved;
-	bool hooked;
+	u8 kind;
+	u8 family;
 	u32 list_seq;			/* under ss_reg_mutex: fills a hole */
 	struct work_struct signal_work;
-	struct callback_head resolve;
 
 	struct ss_qentry qe;
 };
@@ -117,8 +115,11 @@ void ss_reg_free(struct ss_reg *reg);
 void ss_reg_free_rcu(struct ss_reg *reg);
 void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
 		 bool connecting);
-void ss_reg_link(struct ss_reg *reg);
+struct ss_reg *ss_reg_lookup(const struct socket *sock);
+int ss_reg_link(struct ss_reg *reg);
 void ss_reg_unlink(struct ss_reg *reg);
+struct ss_reg *ss_regs_next_dead(u32 *cursor, bool *begun,
+				 unsigned int *budget);
 void ss_reg_event(struct ss_reg *reg, struct sock *sk, __poll_t key);
 void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm);
 void ss_reg_called(struct ss_reg *reg, unsigned int calls);
@@ -129,8 +130,8 @@ void ss_reg_local_shutdown(struct ss_reg *reg, u8 how);
 int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
 		    int sockfd, u32 msg);
 void ss_reg_set_registrant(struct ss_reg *reg);
-void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent);
-void ss_reg_resolve_later(struct ss_reg *child);
+bool ss_reg_may_inherit(struct ss_reg *parent);
+void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent, int fd);
 void ss_reg_enum(struct ss_reg *reg, struct eventfd_ctx *evt,
 		 struct ss_queue *queue, struct sharedsock_enum *args);
 void ss_reg_enum_undo(struct ss_reg *reg, struct eventfd_ctx *evt,

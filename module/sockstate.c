@@ -16,20 +16,6 @@
 static_assert(SS_SHUT_RCV == RCV_SHUTDOWN && SS_SHUT_SEND == SEND_SHUTDOWN);
 
 /*
- * The socket kinds the event layer serves.  Its readiness and re-enabling
- * rules read those protocols' state; on any other kind (MPTCP, SCTP, raw
- * and ping, packet, netlink, vsock, ...) they would be wrong or unsafe, so
- * registration refuses it as a whole.
- */
-bool ss_sock_served(const struct socket *sock, const struct sock *sk)
-{
-	if (sk->sk_family == AF_UNIX)
-		return sock->type == SOCK_STREAM || sock->type == SOCK_DGRAM ||
-		       sock->type == SOCK_SEQPACKET;
-	return ss_sock_is_tcp(sk) || ss_sock_is_udp(sk);
-}
-
-/*
  * At registration: the stream socket's connection exists, or existed and
  * has ended already (a reset, or FINs both ways), so that its FD_CLOSE
  * is recorded at once.  Accepted and blocking-connected sockets are

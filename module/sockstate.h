@@ -182,7 +182,6 @@ static inline unsigned int ss_wake_pure(__poll_t key)
 	return ss_wake_classes(key);
 }
 
-bool ss_sock_served(const struct socket *sock, const struct sock *sk);
 bool ss_sock_was_connected(const struct socket *sock, const struct sock *sk);
 bool ss_sock_connecting(const struct sock *sk);
 

@@ -332,7 +332,7 @@ int dev_status(int dev, struct sharedsock_status *st)
 }
 
 /* LIST of @kind into a buffer of its own (free it); the count, or -1. */
-static int list_all(int dev, unsigned int kind, size_t entry, void **out)
+int list_all(int dev, unsigned int kind, size_t entry, void **out)
 {
 	unsigned int room = 256;
 	void *e = NULL;

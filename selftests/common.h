@@ -117,6 +117,8 @@ bool token_listed(int dev, unsigned long long id);
  * The socket inodes of the registrations LIST shows, up to @room of them
  * into @inos; how many there are, or -1.
  */
+/* Every entry of LIST @kind (entries of @entry bytes) into *@out (malloc). */
+int list_all(int dev, unsigned int kind, size_t entry, void **out);
 int registration_inos(int dev, unsigned long long *inos, int room);
 
 /* /sys/module/sharedsock/refcnt, or -1. */

@@ -318,7 +318,7 @@ TEST(io_uring_event_loop)
 	close(efd);
 }
 
-/* The socket kinds: readiness from sock callbacks or from a wait entry. */
+/* The socket kinds served, watched through struct proto or proto_ops. */
 static const struct kind {
 	int family, type;
 	const char *name;
@@ -376,7 +376,8 @@ static bool waiter_woken(int sock, int peer, int len)
 
 /*
  * The registration takes its own events without taking the socket's
- * wake-ups away from anyone else: the protocol's callbacks still run.
+ * wake-ups away from anyone else: its wait entry comes first on the
+ * socket's wait queue, and every other waiter is still woken.
  */
 TEST(registered_socket_still_wakes_its_waiters)
 {
@@ -526,24 +527,25 @@ static int sockmap_put(int map, int sock)
 }
 
 /*
- * sockmap refuses @fd: EBUSY for a socket whose callbacks are wrapped
- * (their mark), EINVAL for one with a ULP (the sharedsock ULP).
+ * sockmap refuses @fd: EOPNOTSUPP for a socket whose struct proto is the
+ * module's (no psock_update_sk_prot), EINVAL for one with a ULP, EBUSY for
+ * one another kernel user holds.
  */
 static bool sockmap_refuses(int map, int fd)
 {
-	return sockmap_put(map, fd) == -1 && (errno == EBUSY || errno == EINVAL);
+	return sockmap_put(map, fd) == -1 &&
+	       (errno == EOPNOTSUPP || errno == EBUSY || errno == EINVAL);
 }
 
 /*
- * A socket whose callbacks the registration wraps cannot be taken by a
- * kernel user that stacks on them (here a BPF sockmap, which would save
- * ours and put them back later).  A registered TCP socket carries the
- * sharedsock ULP, and sockmap takes no socket with a ULP (EINVAL); the
- * callbacks' mark refuses it too (EBUSY).  So does every socket accepted
- * from a registered listener: it carries the ULP, inherited or not.  A
- * plain socket goes in.
+ * A socket whose calls the module sees cannot be taken by BPF sockmap,
+ * which would replace its struct proto behind the module's back: a
+ * registered TCP socket's struct proto is the module's copy, which sockmap
+ * cannot update (EOPNOTSUPP), and it carries the sharedsock ULP (EINVAL).
+ * So does every socket accepted from a registered listener: it is a clone
+ * of the listener, inherited or not.  A plain socket goes in.
  */
-TEST(sockmap_cannot_take_a_hooked_socket)
+TEST(sockmap_cannot_take_a_watched_socket)
 {
 	struct sockaddr_in addr;
 	socklen_t len;
@@ -586,13 +588,11 @@ TEST(sockmap_cannot_take_a_hooked_socket)
 
 /*
  * A registered connected socket that is disconnected (connect() to
- * AF_UNSPEC) and then listens gives its callbacks back first -- its
- * children would be clones of them -- and keeps its registration: the
- * connection it takes in is reported, and the accepted socket inherits.
- * (sockmap, which told whether the callbacks were given back, refuses the
- * socket for its ULP whatever its callbacks.)
+ * AF_UNSPEC) and then listens keeps its registration: the connection it
+ * takes in is reported, and the accepted socket inherits.  (sockmap still
+ * refuses it.)
  */
-TEST(socket_that_listens_gives_its_callbacks_back)
+TEST(disconnected_socket_that_listens_keeps_its_registration)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET,
 				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -646,10 +646,8 @@ static void *accept_one(void *arg)
 
 /*
  * An accept() already asleep in the protocol when the listener gets
- * registered returns its connection through the protocol's own ops, past
- * the accept wrapper: the accepted socket must still wake its waiters (a
- * registered listener's callbacks are not wrapped, so its clones are
- * plain).
+ * registered returns its connection past the accept wrapper: the accepted
+ * socket must still wake its waiters.
  */
 TEST(accept_begun_before_registration_wakes_its_waiters)
 {

@@ -1323,6 +1323,29 @@ static long new_registrations(int dev, const unsigned long long *ino0, int n0)
 	return fresh;
 }
 
+/* Say what the registrations not among @ino0 are, for the log. */
+static void log_new_registrations(int dev, const unsigned long long *ino0,
+				  int n0)
+{
+	struct sharedsock_reg_entry *e;
+	int n = list_all(dev, SHAREDSOCK_LIST_REGISTRATIONS, sizeof(*e),
+			 (void **)&e);
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n0 && ino0[j] != e[i].socket_ino; j++)
+			;
+		if (j == n0)
+			ksft_print_msg("left: socket ino %llu family %u type %u registrant %d sink %u mask %#x\n",
+				       (unsigned long long)e[i].socket_ino,
+				       e[i].family, e[i].type,
+				       e[i].registrant_pid, e[i].sink,
+				       e[i].mask);
+	}
+	if (n >= 0)
+		free(e);
+}
+
 TEST(fuzz)
 {
 	static unsigned long long regs0[MAXREGS];
@@ -1427,7 +1450,10 @@ TEST(fuzz)
 		usleep(20000);
 	}
 	EXPECT_EQ(st0.tokens_pending, st1.tokens_pending);
-	EXPECT_EQ(0, fresh) TH_LOG("registrations left by the fuzzer");
+	EXPECT_EQ(0, fresh) {
+		TH_LOG("registrations left by the fuzzer");
+		log_new_registrations(dev, regs0, nregs0);
+	}
 	EXPECT_LE(st1.registrations, st0.registrations);
 	ksft_print_msg("tokens pending %u -> %u, registrations %u -> %u\n",
 		       st0.tokens_pending, st1.tokens_pending,

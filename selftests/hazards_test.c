@@ -16,8 +16,11 @@
  * registration swapped them, completing after it.  Held open with
  * userfaultfd while it copies its argument (after the dispatch, before the
  * socket's lock), it must find the registered socket refused to it; and
- * the registration must go with the socket's last close.  (Its
- * IPV6_ADDRFORM half is still open: Documentation/sharedsock.rst.)
+ * the registration must go with the socket's last close.  Its
+ * IPV6_ADDRFORM half, held open the same way: a TCP socket is refused to
+ * it (its struct proto is the module's); a UDP socket is converted, and
+ * the registration, which no longer sees the socket's calls, must still
+ * go once the socket is closed, and LIST must not trip over it.
  *
  * Hazard 5: LIST allocated room for as many entries as the caller asked
  * for (up to 2^20) before it counted any: sixteen callers pinned hundreds
@@ -37,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -451,6 +455,77 @@ TEST(tls_set_in_flight_at_registration_is_refused)
 	/* kTLS never takes a registered socket. */
 	EXPECT_EQ(-1, ret);
 	EXPECT_EQ(EEXIST, err);
+	close(a[1]);
+}
+
+/*
+ * An IPv6 socket of @type connected, through an IPv4-mapped address, to
+ * an IPv4 socket on the loopback: IPV6_ADDRFORM can convert sv[0].
+ */
+static int mapped_pair(int type, int sv[2])
+{
+	struct sockaddr_in in4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+	socklen_t len4 = sizeof(in4), len6 = sizeof(in6);
+	int v4 = socket(AF_INET, type, 0), v6 = socket(AF_INET6, type, 0);
+	int peer = -1;
+
+	in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (v4 < 0 || v6 < 0 || bind(v4, (void *)&in4, len4) ||
+	    getsockname(v4, (void *)&in4, &len4) ||
+	    (type == SOCK_STREAM && listen(v4, 1)))
+		return -1;
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &in6.sin6_addr);
+	in6.sin6_port = in4.sin_port;
+	if (connect(v6, (void *)&in6, len6))
+		return -1;
+	if (type == SOCK_STREAM) {
+		peer = accept(v4, NULL, NULL);
+		close(v4);
+	} else {
+		if (getsockname(v6, (void *)&in6, &len6))
+			return -1;
+		in4.sin_port = in6.sin6_port;
+		peer = connect(v4, (void *)&in4, sizeof(in4)) ? -1 : v4;
+	}
+	sv[0] = v6;
+	sv[1] = peer;
+	return peer < 0 ? -1 : 0;
+}
+
+TEST(tcp_addrform_in_flight_at_registration_is_refused)
+{
+	int a[2], err, ret, pf_inet = AF_INET;
+
+	ASSERT_EQ(0, mapped_pair(SOCK_STREAM, a));
+	ret = register_during_setsockopt(_metadata, a[0], a[1], IPPROTO_IPV6,
+					 IPV6_ADDRFORM, &pf_inet,
+					 sizeof(pf_inet), &err);
+	if (ret == -2)
+		SKIP(return, "no userfaultfd (errno %d)", err);
+	/* The module's struct proto is not tcpv6_prot. */
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EBUSY, err);
+	close(a[1]);
+}
+
+TEST(udp_addrform_in_flight_leaves_nothing_behind)
+{
+	int a[2], err, ret, pf_inet = AF_INET, dev;
+
+	ASSERT_EQ(0, mapped_pair(SOCK_DGRAM, a));
+	ret = register_during_setsockopt(_metadata, a[0], a[1], IPPROTO_IPV6,
+					 IPV6_ADDRFORM, &pf_inet,
+					 sizeof(pf_inet), &err);
+	if (ret == -2)
+		SKIP(return, "no userfaultfd (errno %d)", err);
+	/* Converted: the kernel does not ask the registration. */
+	EXPECT_EQ(0, ret);
+	/* LIST after the socket is gone, its registration too. */
+	dev = dev_open();
+	ASSERT_LE(0, dev);
+	EXPECT_LE(0, registration_inos(dev, (unsigned long long[1]){ 0 }, 1));
+	close(dev);
 	close(a[1]);
 }
 

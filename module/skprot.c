@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TCP and UDP sockets watched through their struct proto.
+ *
+ * A registered TCP or UDP socket's sk_prot points at a copy of its
+ * protocol's struct proto, one per protocol shared by all such sockets,
+ * in which a few operations are wrapped: the socket layer's inet and inet6
+ * operations reach the protocol through sk_prot, so every call that
+ * Winsock's rules care about passes here, whichever syscall made it (read,
+ * recv, recvmmsg, io_uring, sendfile, ...):
+ *  - recvmsg, sendmsg (and sendpage where it exists), accept: the
+ *    re-enabling calls;
+ *  - connect: the start of a connection (its end is a wake-up);
+ *  - shutdown: to tell a local shutdown from the peer's;
+ *  - close: the socket's last close, before the protocol's own.
+ *
+ * This is the interposition BPF sockmap and kTLS make (sk_psock_update_proto
+ * and tls_build_proto): the copy is installed under the socket's lock, for
+ * TCP by the module's ULP through the socket's own setsockopt(TCP_ULP)
+ * path (ulp.c), for UDP by the registration itself; it is given back
+ * under the lock at close, before the protocol's close runs, as
+ * sock_map_close() and tls_sk_proto_close() give theirs back.  It is
+ * installed only where sk_prot is still the protocol's own (sk_prot ==
+ * sk_prot_creator): not on a sockmap member nor on a socket that another
+ * ULP took; and the copy has no psock_update_sk_prot, so that sockmap
+ * refuses the socket afterwards.  A TCP socket whose sk_prot is not
+ * tcpv6_prot cannot take IPV6_ADDRFORM; a UDP one can, which takes the
+ * copy away (attach.c).
+ *
+ * The copies are owned by this module and freed at its exit.  A TCP
+ * listener's children are clones made from the copy: they carry it as
+ * sk_prot, and hold the module through the ULP they clone too (ulp.c),
+ * until they are destroyed; their sk_prot_creator, which their TIME_WAIT
+ * socks inherit and which outlives them by up to a minute, is given the
+ * protocol's own back as they are cloned (ss_prot_cloned()).  No other
+ * socket keeps the copy past its close, nor any sock the copy's owner.
+ */
+#include <linux/module.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include <net/inet_common.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "attach.h"
+#include "compat.h"
+#include "skprot.h"
+#include "sockstate.h"
+
+/**
+ * struct ss_prot - the wrapped struct proto of one protocol
+ * @prot: *@base with a few operations wrapped; sk_prot of every watched
+ *        socket of the protocol points here
+ * @base: the protocol's own
+ * @node: on ss_prots, under ss_prots_mutex; read under RCU
+ *
+ * Lifetime: made by the first socket of the protocol to be watched and
+ * freed at module exit, when no socket can point here any more (see the
+ * top of the file).  Constant once published.
+ */
+struct ss_prot {
+	struct proto prot;		/* a writable copy, not const */
+	struct proto *base;
+	struct list_head node;
+};
+
+static LIST_HEAD(ss_prots);
+static DEFINE_MUTEX(ss_prots_mutex);
+
+/*
+ * The protocol's own struct proto, for a socket whose sk_prot is, or was
+ * when the call began, a copy.  Read from sk_prot_creator, which nothing
+ * changes: sk_prot may have been given back meanwhile, or replaced by
+ * IPV6_ADDRFORM (a call that began before runs against the IPv6 protocol,
+ * as it would without the module).  A listener's child was made with the
+ * copy as its creator.
+ */
+static struct proto *ss_base(const struct sock *sk)
+{
+	struct proto *prot = sk->sk_prot_creator;
+
+	if (prot->owner == THIS_MODULE)
+		prot = container_of(prot, struct ss_prot, prot)->base;
+	return prot;
+}
+
+static struct ss_reg *ss_prot_reg(const struct sock *sk)
+{
+	struct socket *sock = READ_ONCE(sk->sk_socket);
+
+	return sock ? ss_reg_lookup(sock) : NULL;
+}
+
+/* --- Wrapped operations --- */
+
+/* A recv() (with MSG_OOB in @flags: of urgent data) returned. */
+static void ss_prot_received(struct sock *sk, int flags)
+{
+	struct ss_reg *reg = ss_prot_reg(sk);
+
+	if (reg)
+		ss_reg_received(reg, flags & MSG_OOB);
+}
+
+#ifdef SHAREDSOCK_HAVE_RECVMSG_ADDR_LEN
+static int ss_prot_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			   int flags, int *addr_len)
+{
+	int ret = ss_base(sk)->recvmsg(sk, msg, len, flags, addr_len);
+
+	ss_prot_received(sk, flags);
+	return ret;
+}
+#else
+static int ss_prot_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			   int flags)
+{
+	int ret = ss_base(sk)->recvmsg(sk, msg, len, flags);
+
+	ss_prot_received(sk, flags);
+	return ret;
+}
+#endif
+
+static void ss_prot_send_done(struct sock *sk, long ret)
+{
+	struct ss_reg *reg;
+
+	/* Only a send that would block re-enables FD_WRITE. */
+	if (ret != -EAGAIN)
+		return;
+	reg = ss_prot_reg(sk);
+	if (reg)
+		ss_reg_called(reg, SS_CALL_SEND_BLOCKED);
+}
+
+static int ss_prot_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
+{
+	int ret = ss_base(sk)->sendmsg(sk, msg, len);
+
+	ss_prot_send_done(sk, ret);
+	return ret;
+}
+
+#ifdef SHAREDSOCK_HAVE_SENDPAGE
+static int ss_prot_sendpage(struct sock *sk, struct page *page, int offset,
+			    size_t size, int flags)
+{
+	int ret = ss_base(sk)->sendpage(sk, page, offset, size, flags);
+
+	ss_prot_send_done(sk, ret);
+	return ret;
+}
+#endif
+
+/*
+ * How the start of a TCP connection ended: a SYN on its way, or an error
+ * at once (no route, ...), which Winsock reports, on a non-blocking
+ * socket, as FD_CONNECT with the error; an error for the arguments is
+ * nothing.
+ */
+static enum ss_connect_end ss_prot_connect_end(int ret)
+{
+	switch (ret) {
+	case 0:
+		return SS_CONNECT_GOES_ON;
+	case -ECONNREFUSED:
+	case -ENETUNREACH:
+	case -EHOSTUNREACH:
+	case -ETIMEDOUT:
+	case -ECONNRESET:
+		return SS_CONNECT_FAILED;
+	default:
+		return SS_CONNECT_REFUSED;
+	}
+}
+
+/* Called by inet_stream_connect() only to start a connection. */
+static int ss_prot_connect(struct sock *sk, struct sockaddr_unsized *addr,
+			   int len)
+{
+	struct ss_reg *reg = ss_prot_reg(sk);
+	int ret;
+
+	if (reg)
+		ss_reg_connect_start(reg);
+	ret = ss_base(sk)->connect(sk, addr, len);
+	if (reg)
+		ss_reg_connect_end(reg, ss_prot_connect_end(ret), -ret);
+	return ret;
+}
+
+static void ss_prot_shutdown(struct sock *sk, int how)
+{
+	struct ss_reg *reg = ss_prot_reg(sk);
+
+	if (reg)
+		ss_reg_local_shutdown(reg, how & SHUTDOWN_MASK);
+	ss_base(sk)->shutdown(sk, how);
+}
+
+/*
+ * A registered listener's accept: re-enables FD_ACCEPT, and the socket it
+ * gives inherits the registration once userspace has it (attach.c).  The
+ * registration's memory is taken first: a connection is never taken and
+ * then lost for lack of it.
+ */
+static struct ss_adopt *ss_prot_accept_begin(struct sock *sk, bool kern,
+					     struct ss_reg **reg)
+{
+	*reg = ss_prot_reg(sk);
+	return kern ? NULL : ss_attach_adopt_prepare(*reg);
+}
+
+static void ss_prot_accept_end(struct sock *sk, struct ss_reg *reg,
+			       struct ss_adopt *adopt, struct sock *newsk)
+{
+	ss_attach_adopt(adopt, sk->sk_socket, newsk);
+	if (reg)
+		ss_reg_called(reg, SS_CALL_ACCEPT);
+}
+
+#ifdef SHAREDSOCK_HAVE_PROTO_ACCEPT_ARG
+static struct sock *ss_prot_accept(struct sock *sk,
+				   struct proto_accept_arg *arg)
+{
+	struct ss_reg *reg;
+	struct ss_adopt *adopt = ss_prot_accept_begin(sk, arg->kern, &reg);
+	struct sock *newsk = ss_base(sk)->accept(sk, arg);
+
+	ss_prot_accept_end(sk, reg, adopt, newsk);
+	return newsk;
+}
+#else
+static struct sock *ss_prot_accept(struct sock *sk, int flags, int *err,
+				   bool kern)
+{
+	struct ss_reg *reg;
+	struct ss_adopt *adopt = ss_prot_accept_begin(sk, kern, &reg);
+	struct sock *newsk = ss_base(sk)->accept(sk, flags, err, kern);
+
+	ss_prot_accept_end(sk, reg, adopt, newsk);
+	return newsk;
+}
+#endif
+
+/*
+ * The socket's last close (inet_release()): the registration goes first,
+ * then the protocol's struct proto comes back, then its close runs.
+ */
+static void ss_prot_close(struct sock *sk, long timeout)
+{
+	struct proto *base = ss_base(sk);
+	struct ss_reg *reg = ss_prot_reg(sk);
+	struct ss_sink old;
+
+	if (reg)
+		ss_attach_closing(reg, &old);
+	lock_sock(sk);
+	if (ss_prot_is_ours(sk))
+		WRITE_ONCE(sk->sk_prot, base);
+	release_sock(sk);
+	base->close(sk, timeout);
+	if (reg)
+		ss_attach_closed(reg, &old);
+}
+
+/* --- The copies --- */
+
+static void ss_prot_wrap(struct proto *prot, const struct proto *base)
+{
+	*prot = *base;
+	prot->owner = THIS_MODULE;
+	/* BPF sockmap takes no socket whose proto cannot be updated. */
+	prot->psock_update_sk_prot = NULL;
+	prot->recvmsg = ss_prot_recvmsg;
+	prot->sendmsg = ss_prot_sendmsg;
+#ifdef SHAREDSOCK_HAVE_SENDPAGE
+	if (base->sendpage)
+		prot->sendpage = ss_prot_sendpage;
+#endif
+	prot->close = ss_prot_close;
+	if (base->accept)
+		prot->accept = ss_prot_accept;
+	if (base->shutdown)
+		prot->shutdown = ss_prot_shutdown;
+	if (base->connect && base->accept)
+		prot->connect = ss_prot_connect;
+}
+
+static struct ss_prot *ss_prot_find(struct proto *base)
+{
+	struct ss_prot *p;
+
+	list_for_each_entry_rcu(p, &ss_prots, node,
+				lockdep_is_held(&ss_prots_mutex))
+		if (p->base == base)
+			return p;
+	return NULL;
+}
+
+/* The copy of @base, made if there is none yet; NULL for memory. */
+static struct ss_prot *ss_prot_get(struct proto *base)
+{
+	struct ss_prot *p, *made;
+
+	rcu_read_lock();
+	p = ss_prot_find(base);
+	rcu_read_unlock();
+	if (p)
+		return p;
+	/* Outside the mutex: no global lock is held across an allocation. */
+	made = kmalloc(sizeof(*made), GFP_KERNEL);
+	if (!made)
+		return NULL;
+	made->base = base;
+	ss_prot_wrap(&made->prot, base);
+	mutex_lock(&ss_prots_mutex);
+	p = ss_prot_find(base);
+	if (!p) {
+		list_add_tail_rcu(&made->node, &ss_prots);
+		p = made;
+		made = NULL;
+	}
+	mutex_unlock(&ss_prots_mutex);
+	kfree(made);
+	return p;
+}
+
+/* Whether @sk's calls reach this module. */
+bool ss_prot_is_ours(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_prot)->owner == THIS_MODULE;
+}
+
+/**
+ * ss_prot_install - point a TCP or UDP socket's sk_prot at its copy
+ * @sk: the sock, locked by the caller (lock_sock())
+ *
+ * Return: 0, or -EOPNOTSUPP when sk_prot is not its protocol's own (a
+ * sockmap member, a socket converted by IPV6_ADDRFORM), -ENOMEM.
+ */
+int ss_prot_install(struct sock *sk)
+{
+	struct proto *base = sk->sk_prot;
+	struct ss_prot *p;
+
+	sock_owned_by_me(sk);
+	if (ss_prot_is_ours(sk))
+		return 0;
+	if (base != sk->sk_prot_creator ||
+	    !(ss_sock_is_tcp(sk) || ss_sock_is_udp(sk)))
+		return -EOPNOTSUPP;
+	p = ss_prot_get(base);
+	if (!p)
+		return -ENOMEM;
+	WRITE_ONCE(sk->sk_prot, &p->prot);
+	return 0;
+}
+
+/*
+ * @newsk was cloned from a listener whose sk_prot is a copy (the ULP's
+ * clone, in softirq): its sk_prot_creator, the struct proto it is freed
+ * by and its TIME_WAIT sock takes, becomes the protocol's own, with the
+ * reference sk_prot_alloc() took on the copy's owner.  It is the same
+ * slab and the same operations; only the owner differs.
+ */
+void ss_prot_cloned(struct sock *newsk)
+{
+	if (newsk->sk_prot_creator->owner != THIS_MODULE)
+		return;
+	newsk->sk_prot_creator = ss_base(newsk);
+	/* The ULP's reference (ulp.c) holds the module still. */
+	module_put(THIS_MODULE);
+}
+
+/* No socket points at a copy: each would hold the module (see the top). */
+void ss_prot_exit(void)
+{
+	struct ss_prot *p, *next;
+
+	list_for_each_entry_safe(p, next, &ss_prots, node) {
+		list_del(&p->node);
+		kfree(p);
+	}
+}
