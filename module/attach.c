@@ -6,7 +6,8 @@
  * Published, a registration has:
  *  - a wait entry on the socket's wait queue, put there by the protocol's
  *    own poll, called through vfs_poll() with the module's poll table, as
- *    epoll, io_uring's poll and KVM's irqfd do.  It is a priority entry
+ *    epoll, io_uring's poll and KVM's irqfd do -- or, for a TCP socket, the
+ *    sock callbacks its ULP wrapped (sockcb.c).  It is a priority entry
  *    (add_wait_queue_priority(), as irqfd's): the wake-up reaches it before
  *    any waiter the protocol wakes, so it looks at the socket before a
  *    woken reader can take the data away.  The wake-up key says what
@@ -43,7 +44,9 @@
 
 #include "attach.h"
 #include "sharedsock.h"
+#include "sockcb.h"
 #include "sockstate.h"
+#include "ulp.h"
 
 static ss_prepare_fn ss_prepare;
 
@@ -133,13 +136,20 @@ struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock)
 	err = ss_reg_link(reg);
 	if (err)
 		return ERR_PTR(err);
-	init_poll_funcptr(&p.pt, ss_attach_queue_proc);
-	vfs_poll(sock->file, &p.pt);
-	if (WARN_ON_ONCE(!p.queued)) {
-		ss_reg_unlink(reg);
-		return ERR_PTR(-EOPNOTSUPP);
+	/* A TCP socket's wrapped callbacks stand for the wait entry. */
+	if (kind != SS_WATCH_TCP || !ss_sockcb_hooked(sock->sk)) {
+		init_poll_funcptr(&p.pt, ss_attach_queue_proc);
+		vfs_poll(sock->file, &p.pt);
+		if (WARN_ON_ONCE(!p.queued)) {
+			ss_reg_unlink(reg);
+			return ERR_PTR(-EOPNOTSUPP);
+		}
+		reg->waiting = true;
 	}
 	*spare = NULL;
+	/* A TCP socket's calls reach us through the ULP's copy: see ulp.h. */
+	if (kind == SS_WATCH_TCP && sock->sk->sk_prot->owner == THIS_MODULE)
+		ss_ulp_set_reg(sock->sk, reg);
 	ihold(SOCK_INODE(sock));
 	__module_get(THIS_MODULE);
 	ss_set_nonblock(sock->file);
@@ -150,11 +160,20 @@ struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock)
 
 /* --- Teardown --- */
 
-/* Under ss_reg_mutex: out of every list; the sink is returned in @old. */
-static void ss_attach_unlink(struct ss_reg *reg, struct ss_sink *old)
+/*
+ * Under ss_reg_mutex: out of every list, and out of @sk (the socket's
+ * sock, which inet_release() has taken from the socket already, or NULL
+ * once released); the sink is returned in @old.
+ */
+static void ss_attach_unlink(struct ss_reg *reg, struct sock *sk,
+			     struct ss_sink *old)
 {
 	lockdep_assert_held(&ss_reg_mutex);
-	remove_wait_queue(&reg->sock->wq.wait, &reg->wait);
+	if (sk && reg->kind == SS_WATCH_TCP && ss_ulp_reg(sk) == reg)
+		ss_ulp_set_reg(sk, NULL);
+	if (reg->waiting)
+		remove_wait_queue(&reg->sock->wq.wait, &reg->wait);
+	reg->waiting = false;
 	ss_reg_unlink(reg);
 	memset(old, 0, sizeof(*old));
 	ss_reg_set_sink(reg, old, 0, -1, 0);
@@ -179,15 +198,17 @@ static void ss_attach_finish(struct ss_reg *reg, struct ss_sink *old)
 }
 
 /*
- * The socket of @reg is in its last close, before the protocol's own: no
+ * The socket of @reg, whose sock is @sk, is in its last close, before the
+ * protocol's own: no
  * caller holds its file, so no SELECT or ENUM can reach @reg any more.
  * From here on nothing is recorded or delivered.  Its sink is returned in
  * @old, for ss_attach_closed().
  */
-void ss_attach_closing(struct ss_reg *reg, struct ss_sink *old)
+void ss_attach_closing(struct ss_reg *reg, struct sock *sk,
+		       struct ss_sink *old)
 {
 	mutex_lock(&ss_reg_mutex);
-	ss_attach_unlink(reg, old);
+	ss_attach_unlink(reg, sk, old);
 	mutex_unlock(&ss_reg_mutex);
 }
 
@@ -218,7 +239,7 @@ static void ss_attach_sweep(struct work_struct *work)
 		mutex_lock(&ss_reg_mutex);
 		reg = ss_regs_next_dead(&cursor, &begun, &budget);
 		if (reg)
-			ss_attach_unlink(reg, &old);
+			ss_attach_unlink(reg, NULL, &old);
 		more = reg || !budget;
 		if (!more && ss_escapable_regs)
 			schedule_delayed_work(&ss_sweep_work, SS_SWEEP_PERIOD);

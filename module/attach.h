@@ -30,7 +30,8 @@ void ss_attach_init(ss_prepare_fn prepare);
 void ss_attach_exit(void);
 int ss_watch_kind_of(const struct socket *sock);
 struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock);
-void ss_attach_closing(struct ss_reg *reg, struct ss_sink *old);
+void ss_attach_closing(struct ss_reg *reg, struct sock *sk,
+		       struct ss_sink *old);
 void ss_attach_closed(struct ss_reg *reg, struct ss_sink *old);
 struct ss_adopt *ss_attach_adopt_prepare(struct ss_reg *parent);
 void ss_attach_adopt(struct ss_adopt *adopt, struct socket *listener,

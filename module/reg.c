@@ -66,13 +66,20 @@ void ss_reg_free_rcu(struct ss_reg *reg)
 	call_rcu(&reg->rcu, ss_reg_free_cb);
 }
 
-/* Wake-up callback on the socket's wait queue, under the queue's lock. */
+/*
+ * Wake-up callback on the socket's wait queue, under the queue's lock.
+ * inet_release() clears sock->sk before it calls the protocol's close,
+ * where the registration is taken off: a wake-up in between finds no sock
+ * and records nothing, the socket being in its last close.
+ */
 static int ss_reg_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
 		       void *key)
 {
 	struct ss_reg *reg = container_of(wait, struct ss_reg, wait);
+	struct sock *sk = READ_ONCE(reg->sock->sk);
 
-	ss_reg_event(reg, reg->sock->sk, key_to_poll(key));
+	if (sk)
+		ss_reg_event(reg, sk, key_to_poll(key));
 	return 0;
 }
 

@@ -48,8 +48,10 @@ struct ss_sink {
  * struct ss_reg - the event registration of one underlying socket
  * @sock:       the socket, kept valid by a reference to its inode (rule 2 of
  *              the design: a released socket's memory outlives it)
- * @wait:       on the socket's wait queue (sock->wq.wait), put there by the
- *              protocol's own poll (attach.c), until the socket's last close
+ * @wait:       if @waiting, on the socket's wait queue (sock->wq.wait), put
+ *              there by the protocol's own poll (attach.c), until the
+ *              socket's last close; a TCP socket's wrapped callbacks
+ *              (sockcb.c) stand for it
  * @rcu:        frees the object a grace period after it is unpublished, for
  *              the socket operations that looked it up (reg.c)
  * @hnode:      in the table of registrations by socket, under ss_reg_mutex
@@ -64,6 +66,7 @@ struct ss_sink {
  * @st:         the Winsock state (rules.c)
  * @kind:       how the socket is watched (enum ss_watch_kind, attach.h)
  * @family:     the socket's address family when it was registered
+ * @waiting:    @wait is on the socket's wait queue; under ss_reg_mutex
  * @signal_work: signals the eventfd where eventfd_signal() may not recurse
  * @qe:         its messages in @sink.queue, under the queue's lock, and
  *              the descriptor and message value they carry, set under
@@ -94,6 +97,7 @@ struct ss_reg {
 	struct ss_rstate st;
 	u8 kind;
 	u8 family;
+	bool waiting;
 	u32 list_seq;			/* under ss_reg_mutex: fills a hole */
 	struct work_struct signal_work;
 

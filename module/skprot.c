@@ -45,7 +45,9 @@
 #include "attach.h"
 #include "compat.h"
 #include "skprot.h"
+#include "sockcb.h"
 #include "sockstate.h"
+#include "ulp.h"
 
 /**
  * struct ss_prot - the wrapped struct proto of one protocol
@@ -84,10 +86,14 @@ static struct proto *ss_base(const struct sock *sk)
 	return prot;
 }
 
+/* @sk's registration: in the ULP's field for TCP (ulp.h), else looked up. */
 static struct ss_reg *ss_prot_reg(const struct sock *sk)
 {
-	struct socket *sock = READ_ONCE(sk->sk_socket);
+	struct socket *sock;
 
+	if (sk->sk_protocol == IPPROTO_TCP)
+		return ss_ulp_reg(sk);
+	sock = READ_ONCE(sk->sk_socket);
 	return sock ? ss_reg_lookup(sock) : NULL;
 }
 
@@ -246,7 +252,8 @@ static struct sock *ss_prot_accept(struct sock *sk, int flags, int *err,
 
 /*
  * The socket's last close (inet_release()): the registration goes first,
- * then the protocol's struct proto comes back, then its close runs.
+ * then the protocol's callbacks (TCP) and struct proto come back, then
+ * its close runs.
  */
 static void ss_prot_close(struct sock *sk, long timeout)
 {
@@ -255,8 +262,10 @@ static void ss_prot_close(struct sock *sk, long timeout)
 	struct ss_sink old;
 
 	if (reg)
-		ss_attach_closing(reg, &old);
+		ss_attach_closing(reg, sk, &old);
 	lock_sock(sk);
+	if (sk->sk_protocol == IPPROTO_TCP)
+		ss_sockcb_unhook(sk);
 	if (ss_prot_is_ours(sk))
 		WRITE_ONCE(sk->sk_prot, base);
 	release_sock(sk);

@@ -6,8 +6,9 @@
  * Before its first registration, a TCP socket is given this ULP through
  * its own setsockopt(TCP_ULP) path, under its lock, as kTLS and espintcp
  * are given theirs.  The ULP's init points the socket's sk_prot at the
- * module's copy (skprot.c), as kTLS's init points it at its own; that is
- * how the module sees the socket's calls.  From then on every other ULP,
+ * module's copy (skprot.c), as kTLS's init points it at its own, and wraps
+ * its sock callbacks (sockcb.c), as kTLS and espintcp wrap theirs; that is
+ * how the module sees the socket's calls and wake-ups.  From then on every other ULP,
  * kTLS included, is refused by the kernel itself -- a socket has one ULP
  * (__tcp_set_ulp(): EEXIST) -- and a socket that got another one first is
  * refused by the registration, as is one in a BPF sockmap (its sk_prot is
@@ -28,14 +29,22 @@
 #include <net/tcp.h>
 
 #include "skprot.h"
+#include "sockcb.h"
 #include "ulp.h"
 
 #define SS_ULP_NAME	"sharedsock"
 
-/* Under the socket's lock (do_tcp_setsockopt()). */
+/*
+ * Under the socket's lock (do_tcp_setsockopt()): the module's struct proto
+ * (skprot.c), and its sock callbacks (sockcb.c), as kTLS installs its own.
+ */
 static int ss_ulp_init(struct sock *sk)
 {
-	return ss_prot_install(sk);
+	int err = ss_prot_install(sk);
+
+	if (!err)
+		ss_sockcb_hook(sk);
+	return err;
 }
 
 /* A listener's child carries the ULP: it holds the module, as its parent. */
@@ -43,6 +52,8 @@ static void ss_ulp_clone(const struct request_sock *req, struct sock *newsk,
 			 const gfp_t priority)
 {
 	__module_get(THIS_MODULE);
+	/* Not the listener's registration: a child has none of its own yet. */
+	RCU_INIT_POINTER(inet_csk(newsk)->icsk_ulp_data, NULL);
 	ss_prot_cloned(newsk);
 }
 

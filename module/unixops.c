@@ -206,7 +206,7 @@ static int ss_unix_release(struct socket *sock)
 	int ret;
 
 	if (reg)
-		ss_attach_closing(reg, &old);
+		ss_attach_closing(reg, sock->sk, &old);
 	ret = orig->release(sock);
 	if (reg)
 		ss_attach_closed(reg, &old);
