@@ -35,6 +35,7 @@
  * protocol's own back as they are cloned (ss_prot_cloned()).  No other
  * socket keeps the copy past its close, nor any sock the copy's owner.
  */
+#include <linux/indirect_call_wrapper.h>
 #include <linux/module.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
@@ -99,6 +100,17 @@ static struct ss_reg *ss_prot_reg(const struct sock *sk)
 
 /* --- Wrapped operations --- */
 
+/*
+ * The protocol's recvmsg, by a direct call for TCP where the kernel exports
+ * tcp_recvmsg() to modules (up to 6.1; later kernels export it to the IPv6
+ * module alone), as inet_recvmsg() calls it without us.
+ */
+#ifdef SHAREDSOCK_HAVE_TCP_RECVMSG_EXPORT
+#define ss_call_recvmsg(f, ...)	INDIRECT_CALL_1(f, tcp_recvmsg, __VA_ARGS__)
+#else
+#define ss_call_recvmsg(f, ...)	f(__VA_ARGS__)
+#endif
+
 /* A recv() (with MSG_OOB in @flags: of urgent data) returned. */
 static void ss_prot_received(struct sock *sk, int flags)
 {
@@ -112,7 +124,8 @@ static void ss_prot_received(struct sock *sk, int flags)
 static int ss_prot_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			   int flags, int *addr_len)
 {
-	int ret = ss_base(sk)->recvmsg(sk, msg, len, flags, addr_len);
+	int ret = ss_call_recvmsg(ss_base(sk)->recvmsg, sk, msg, len, flags,
+				  addr_len);
 
 	ss_prot_received(sk, flags);
 	return ret;
@@ -121,7 +134,7 @@ static int ss_prot_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 static int ss_prot_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			   int flags)
 {
-	int ret = ss_base(sk)->recvmsg(sk, msg, len, flags);
+	int ret = ss_call_recvmsg(ss_base(sk)->recvmsg, sk, msg, len, flags);
 
 	ss_prot_received(sk, flags);
 	return ret;
@@ -142,7 +155,9 @@ static void ss_prot_send_done(struct sock *sk, long ret)
 
 static int ss_prot_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 {
-	int ret = ss_base(sk)->sendmsg(sk, msg, len);
+	/* A direct call for TCP, as inet_sendmsg() makes without us. */
+	int ret = INDIRECT_CALL_1(ss_base(sk)->sendmsg, tcp_sendmsg, sk, msg,
+				  len);
 
 	ss_prot_send_done(sk, ret);
 	return ret;
