@@ -37,38 +37,17 @@
  */
 #include <linux/indirect_call_wrapper.h>
 #include <linux/module.h>
-#include <linux/rculist.h>
-#include <linux/slab.h>
 #include <net/inet_common.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
 #include "attach.h"
 #include "compat.h"
+#include "copies.h"
 #include "skprot.h"
 #include "sockcb.h"
 #include "sockstate.h"
 #include "ulp.h"
-
-/**
- * struct ss_prot - the wrapped struct proto of one protocol
- * @prot: *@base with a few operations wrapped; sk_prot of every watched
- *        socket of the protocol points here
- * @base: the protocol's own
- * @node: on ss_prots, under ss_prots_mutex; read under RCU
- *
- * Lifetime: made by the first socket of the protocol to be watched and
- * freed at module exit, when no socket can point here any more (see the
- * top of the file).  Constant once published.
- */
-struct ss_prot {
-	struct proto prot;		/* a writable copy, not const */
-	struct proto *base;
-	struct list_head node;
-};
-
-static LIST_HEAD(ss_prots);
-static DEFINE_MUTEX(ss_prots_mutex);
 
 /*
  * The protocol's own struct proto, for a socket whose sk_prot is, or was
@@ -83,7 +62,7 @@ static struct proto *ss_base(const struct sock *sk)
 	struct proto *prot = sk->sk_prot_creator;
 
 	if (prot->owner == THIS_MODULE)
-		prot = container_of(prot, struct ss_prot, prot)->base;
+		prot = (struct proto *)ss_copy_orig(prot);
 	return prot;
 }
 
@@ -174,26 +153,13 @@ static int ss_prot_sendpage(struct sock *sk, struct page *page, int offset,
 }
 #endif
 
-/*
- * How the start of a TCP connection ended: a SYN on its way, or an error
- * at once (no route, ...), which Winsock reports, on a non-blocking
- * socket, as FD_CONNECT with the error; an error for the arguments is
- * nothing.
- */
+/* How the start of a TCP connection ended: a SYN on its way, or not. */
 static enum ss_connect_end ss_prot_connect_end(int ret)
 {
-	switch (ret) {
-	case 0:
+	if (!ret)
 		return SS_CONNECT_GOES_ON;
-	case -ECONNREFUSED:
-	case -ENETUNREACH:
-	case -EHOSTUNREACH:
-	case -ETIMEDOUT:
-	case -ECONNRESET:
-		return SS_CONNECT_FAILED;
-	default:
-		return SS_CONNECT_REFUSED;
-	}
+	return ss_connect_err_is_attempt(-ret) ? SS_CONNECT_FAILED :
+						 SS_CONNECT_REFUSED;
 }
 
 /* Called by inet_stream_connect() only to start a connection. */
@@ -291,8 +257,12 @@ static void ss_prot_close(struct sock *sk, long timeout)
 
 /* --- The copies --- */
 
-static void ss_prot_wrap(struct proto *prot, const struct proto *base)
+/* Fill @copy, a struct proto, from @orig, the protocol's (struct ss_copies). */
+static void ss_prot_wrap(void *copy, const void *orig)
 {
+	const struct proto *base = orig;
+	struct proto *prot = copy;
+
 	*prot = *base;
 	prot->owner = THIS_MODULE;
 	/* BPF sockmap takes no socket whose proto cannot be updated. */
@@ -312,44 +282,14 @@ static void ss_prot_wrap(struct proto *prot, const struct proto *base)
 		prot->connect = ss_prot_connect;
 }
 
-static struct ss_prot *ss_prot_find(struct proto *base)
-{
-	struct ss_prot *p;
-
-	list_for_each_entry_rcu(p, &ss_prots, node,
-				lockdep_is_held(&ss_prots_mutex))
-		if (p->base == base)
-			return p;
-	return NULL;
-}
-
-/* The copy of @base, made if there is none yet; NULL for memory. */
-static struct ss_prot *ss_prot_get(struct proto *base)
-{
-	struct ss_prot *p, *made;
-
-	rcu_read_lock();
-	p = ss_prot_find(base);
-	rcu_read_unlock();
-	if (p)
-		return p;
-	/* Outside the mutex: no global lock is held across an allocation. */
-	made = kmalloc(sizeof(*made), GFP_KERNEL);
-	if (!made)
-		return NULL;
-	made->base = base;
-	ss_prot_wrap(&made->prot, base);
-	mutex_lock(&ss_prots_mutex);
-	p = ss_prot_find(base);
-	if (!p) {
-		list_add_tail_rcu(&made->node, &ss_prots);
-		p = made;
-		made = NULL;
-	}
-	mutex_unlock(&ss_prots_mutex);
-	kfree(made);
-	return p;
-}
+/*
+ * The copies, one per protocol (kept until module exit: see the top of
+ * the file).
+ */
+static const struct ss_copies ss_prots = {
+	.size = sizeof(struct proto),
+	.wrap = ss_prot_wrap,
+};
 
 /* Whether @sk's calls reach this module. */
 bool ss_prot_is_ours(const struct sock *sk)
@@ -367,7 +307,7 @@ bool ss_prot_is_ours(const struct sock *sk)
 int ss_prot_install(struct sock *sk)
 {
 	struct proto *base = sk->sk_prot;
-	struct ss_prot *p;
+	struct proto *copy;
 
 	sock_owned_by_me(sk);
 	if (ss_prot_is_ours(sk))
@@ -375,10 +315,10 @@ int ss_prot_install(struct sock *sk)
 	if (base != sk->sk_prot_creator ||
 	    !(ss_sock_is_tcp(sk) || ss_sock_is_udp(sk)))
 		return -EOPNOTSUPP;
-	p = ss_prot_get(base);
-	if (!p)
+	copy = ss_copy_get(&ss_prots, base);
+	if (!copy)
 		return -ENOMEM;
-	WRITE_ONCE(sk->sk_prot, &p->prot);
+	WRITE_ONCE(sk->sk_prot, copy);
 	return 0;
 }
 
@@ -396,15 +336,4 @@ void ss_prot_cloned(struct sock *newsk)
 	newsk->sk_prot_creator = ss_base(newsk);
 	/* The ULP's reference (ulp.c) holds the module still. */
 	module_put(THIS_MODULE);
-}
-
-/* No socket points at a copy: each would hold the module (see the top). */
-void ss_prot_exit(void)
-{
-	struct ss_prot *p, *next;
-
-	list_for_each_entry_safe(p, next, &ss_prots, node) {
-		list_del(&p->node);
-		kfree(p);
-	}
 }

@@ -10,6 +10,5 @@
 int ss_prot_install(struct sock *sk);
 bool ss_prot_is_ours(const struct sock *sk);
 void ss_prot_cloned(struct sock *newsk);
-void ss_prot_exit(void);
 
 #endif /* _SHAREDSOCK_SKPROT_H */

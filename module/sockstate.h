@@ -182,6 +182,25 @@ static inline unsigned int ss_wake_pure(__poll_t key)
 	return ss_wake_classes(key);
 }
 
+/*
+ * Whether a connect() that failed at once with @err tried to connect (no
+ * route, refused, ...): Winsock reports that, on a non-blocking socket, as
+ * FD_CONNECT with the error; an error for the arguments is nothing.
+ */
+static inline bool ss_connect_err_is_attempt(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case ETIMEDOUT:
+	case ECONNRESET:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool ss_sock_was_connected(const struct socket *sock, const struct sock *sk);
 bool ss_sock_connecting(const struct sock *sk);
 

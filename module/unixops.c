@@ -29,47 +29,23 @@
  * it was created (dropped by ss_unix_release()).
  */
 #include <linux/module.h>
-#include <linux/rculist.h>
-#include <linux/slab.h>
 #include <net/sock.h>
 
 #include "attach.h"
 #include "compat.h"
+#include "copies.h"
 #include "sockstate.h"
 #include "unixops.h"
-
-/**
- * struct ss_unix_ops - the wrapped proto_ops of one AF_UNIX kind
- * @ops:  *@orig with a few operations wrapped
- * @orig: the protocol's own
- * @node: on ss_unix_tables, under ss_unix_mutex; read under RCU
- *
- * Lifetime: made by the first socket of the kind to be watched and freed
- * at module exit: every socket that points here holds the module.
- */
-struct ss_unix_ops {
-	struct proto_ops ops;		/* a writable copy, not const */
-	const struct proto_ops *orig;
-	struct list_head node;
-};
-
-static LIST_HEAD(ss_unix_tables);
-static DEFINE_MUTEX(ss_unix_mutex);
 
 static int ss_unix_release(struct socket *sock);
 static int ss_unix_accept(struct socket *sock, struct socket *newsock,
 			  struct proto_accept_arg *arg);
 SS_DEFINE_ACCEPT_OP(ss_unix_accept)
 
-/* The table of a socket whose ops are a copy (only we change them). */
-static struct ss_unix_ops *ss_unix_table(struct socket *sock)
-{
-	return container_of(READ_ONCE(sock->ops), struct ss_unix_ops, ops);
-}
-
+/* The protocol's ops, of a socket whose ops are a copy (only we change them). */
 static const struct proto_ops *ss_orig(struct socket *sock)
 {
-	return ss_unix_table(sock)->orig;
+	return ss_copy_orig(READ_ONCE(sock->ops));
 }
 
 /* --- Wrapped operations --- */
@@ -116,27 +92,15 @@ static ssize_t ss_unix_sendpage(struct socket *sock, struct page *page,
 }
 #endif
 
-/*
- * How a connect() that started a connection ended.  One that failed at
- * once (a peer that does not listen) is, on Windows, where the socket is
- * non-blocking, an FD_CONNECT with the error; one refused for its
- * arguments is nothing.
- */
+/* How a connect() that started a connection ended (AF_UNIX: at once). */
 static enum ss_connect_end ss_unix_connect_end(int ret)
 {
-	switch (ret) {
-	case 0:
+	if (!ret)
 		return SS_CONNECT_DONE;
-	case -EINPROGRESS:
-	case -EALREADY:
+	if (ret == -EINPROGRESS || ret == -EALREADY)
 		return SS_CONNECT_GOES_ON;
-	case -ECONNREFUSED:
-	case -ETIMEDOUT:
-	case -ECONNRESET:
-		return SS_CONNECT_FAILED;
-	default:
-		return SS_CONNECT_REFUSED;
-	}
+	return ss_connect_err_is_attempt(-ret) ? SS_CONNECT_FAILED :
+						 SS_CONNECT_REFUSED;
 }
 
 /* A connect() that starts a connection of a stream socket. */
@@ -176,7 +140,7 @@ static int ss_unix_shutdown(struct socket *sock, int how)
 static int ss_unix_accept(struct socket *sock, struct socket *newsock,
 			  struct proto_accept_arg *arg)
 {
-	struct ss_unix_ops *table = ss_unix_table(sock);
+	const struct proto_ops *ops = READ_ONCE(sock->ops), *orig = ss_orig(sock);
 	struct ss_reg *reg = ss_reg_lookup(sock);
 	struct ss_adopt *adopt = arg->kern ? NULL :
 				 ss_attach_adopt_prepare(reg);
@@ -187,11 +151,11 @@ static int ss_unix_accept(struct socket *sock, struct socket *newsock,
 	 * the call (a kernel accept does after it, on success): it holds its
 	 * protocol's module too, dropped by ss_unix_release().
 	 */
-	if (arg->kern || READ_ONCE(newsock->ops) == &table->ops)
-		__module_get(table->orig->owner);
-	ret = proto_ops_accept(table->orig, sock, newsock, arg);
+	if (arg->kern || READ_ONCE(newsock->ops) == ops)
+		__module_get(orig->owner);
+	ret = proto_ops_accept(orig, sock, newsock, arg);
 	if (arg->kern && ret < 0)
-		module_put(table->orig->owner);
+		module_put(orig->owner);
 	ss_attach_adopt(adopt, sock, ret < 0 ? NULL : newsock->sk);
 	if (reg)
 		ss_reg_called(reg, SS_CALL_ACCEPT);
@@ -216,8 +180,12 @@ static int ss_unix_release(struct socket *sock)
 
 /* --- The copies --- */
 
-static void ss_unix_wrap(struct proto_ops *ops, const struct proto_ops *orig)
+/* Fill @copy, a proto_ops, from @table, the protocol's (struct ss_copies). */
+static void ss_unix_wrap(void *copy, const void *table)
 {
+	const struct proto_ops *orig = table;
+	struct proto_ops *ops = copy;
+
 	*ops = *orig;
 	ops->owner = THIS_MODULE;
 	ops->release = ss_unix_release;
@@ -235,43 +203,11 @@ static void ss_unix_wrap(struct proto_ops *ops, const struct proto_ops *orig)
 		ops->accept = SS_ACCEPT_OP(ss_unix_accept);
 }
 
-static struct ss_unix_ops *ss_unix_find(const struct proto_ops *orig)
-{
-	struct ss_unix_ops *t;
-
-	list_for_each_entry_rcu(t, &ss_unix_tables, node,
-				lockdep_is_held(&ss_unix_mutex))
-		if (t->orig == orig)
-			return t;
-	return NULL;
-}
-
-/* The copy of @orig, made if there is none yet; NULL for memory. */
-static struct ss_unix_ops *ss_unix_get(const struct proto_ops *orig)
-{
-	struct ss_unix_ops *t, *made;
-
-	rcu_read_lock();
-	t = ss_unix_find(orig);
-	rcu_read_unlock();
-	if (t)
-		return t;
-	made = kmalloc(sizeof(*made), GFP_KERNEL);
-	if (!made)
-		return NULL;
-	made->orig = orig;
-	ss_unix_wrap(&made->ops, orig);
-	mutex_lock(&ss_unix_mutex);
-	t = ss_unix_find(orig);
-	if (!t) {
-		list_add_tail_rcu(&made->node, &ss_unix_tables);
-		t = made;
-		made = NULL;
-	}
-	mutex_unlock(&ss_unix_mutex);
-	kfree(made);
-	return t;
-}
+/* The copies, one per AF_UNIX kind (kept until module exit). */
+static const struct ss_copies ss_unix_tables = {
+	.size = sizeof(const struct proto_ops),
+	.wrap = ss_unix_wrap,
+};
 
 /**
  * ss_unix_install - point an AF_UNIX socket's ops at their copy
@@ -282,27 +218,16 @@ static struct ss_unix_ops *ss_unix_get(const struct proto_ops *orig)
 int ss_unix_install(struct socket *sock)
 {
 	const struct proto_ops *orig = READ_ONCE(sock->ops);
-	struct ss_unix_ops *t;
+	const struct proto_ops *copy;
 
 	if (orig->owner == THIS_MODULE)
 		return 0;
-	t = ss_unix_get(orig);
-	if (!t)
+	copy = ss_copy_get(&ss_unix_tables, orig);
+	if (!copy)
 		return -ENOMEM;
 	/* The socket holds its protocol's module already, from its creation. */
 	__module_get(THIS_MODULE);
-	if (cmpxchg(&sock->ops, orig, &t->ops) != orig)
+	if (cmpxchg(&sock->ops, orig, copy) != orig)
 		module_put(THIS_MODULE);	/* another one installed it */
 	return 0;
-}
-
-/* Every socket that points at a copy holds the module: none is left. */
-void ss_unix_exit(void)
-{
-	struct ss_unix_ops *t, *next;
-
-	list_for_each_entry_safe(t, next, &ss_unix_tables, node) {
-		list_del(&t->node);
-		kfree(t);
-	}
 }

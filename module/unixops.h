@@ -8,6 +8,5 @@
 #include <linux/net.h>
 
 int ss_unix_install(struct socket *sock);
-void ss_unix_exit(void);
 
 #endif /* _SHAREDSOCK_UNIXOPS_H */

@@ -16,6 +16,7 @@
 #include <net/sock.h>
 
 #include "attach.h"
+#include "copies.h"
 #include "sharedsock.h"
 #include "skprot.h"
 #include "sockstate.h"
@@ -156,6 +157,5 @@ void ss_watch_init(void)
 void ss_watch_exit(void)
 {
 	ss_attach_exit();
-	ss_prot_exit();
-	ss_unix_exit();
+	ss_copies_free();
 }
