@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Event registrations (reg.c) and their sinks (sink.c).
+ * Event registrations (reg.c), fetching their events (fetch.c) and their
+ * sinks (sink.c).
  */
 #ifndef _SHAREDSOCK_REG_H
 #define _SHAREDSOCK_REG_H
@@ -136,15 +137,17 @@ int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
 void ss_reg_set_registrant(struct ss_reg *reg);
 bool ss_reg_may_inherit(struct ss_reg *parent);
 void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent, int fd);
+void ss_regs_queue_closed(struct ss_queue *queue);
+u32 ss_regs_count(void);
+int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
+		 u32 *total);
+
+/* fetch.c */
 void ss_reg_enum(struct ss_reg *reg, struct eventfd_ctx *evt,
 		 struct ss_queue *queue, struct sharedsock_enum *args);
 void ss_reg_enum_undo(struct ss_reg *reg, struct eventfd_ctx *evt,
 		      const struct sharedsock_enum *args);
 void ss_eventfd_reset(struct eventfd_ctx *evt);
-void ss_regs_queue_closed(struct ss_queue *queue);
-u32 ss_regs_count(void);
-int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
-		 u32 *total);
 
 /* sink.c */
 int ss_sink_get(struct ss_sink *sink, const struct sharedsock_select *args);

@@ -148,7 +148,11 @@ void ss_sockcb_hook(struct sock *sk)
 	sock_owned_by_me(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	ss_sk_get_cbs(sk, cb);
-	if (ss_tcp_cb_match(cb))
+	/*
+	 * Not a sock another kernel user holds (KCM marks it so): its
+	 * callbacks are that user's, and are not learnt as TCP's.
+	 */
+	if (!rcu_access_pointer(sk->sk_user_data) && ss_tcp_cb_match(cb))
 		ss_sk_set_cbs(sk, ss_sk_hooks);
 	write_unlock_bh(&sk->sk_callback_lock);
 }
