@@ -139,14 +139,16 @@ int ss_tokens_init(void);
 void ss_tokens_exit(void);
 int ss_token_export(struct file **files, unsigned int nr, struct pid *pid,
 		    u32 ttl_ms, struct sharedsock_info *info);
-int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags);
-int ss_token_redeem_vec(const struct sharedsock_info *info,
-			unsigned int o_flags, int __user *ufds,
-			unsigned int room);
 int ss_token_revoke(const struct sharedsock_info *info);
 void ss_tokens_drop_all(struct list_head *tokens);
 u32 ss_tokens_pending(void);
 int ss_tokens_list(struct sharedsock_token_entry __user *uentries, u32 room,
 		   u32 *total);
+
+/* redeem.c */
+int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags);
+int ss_token_redeem_vec(const struct sharedsock_info *info,
+			unsigned int o_flags, int __user *ufds,
+			unsigned int room);
 
 #endif /* _SHAREDSOCK_H */

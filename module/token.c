@@ -9,10 +9,7 @@
  */
 #include <crypto/algapi.h>
 #include <linux/cred.h>
-#include <linux/fdtable.h>
 #include <linux/file.h>
-#include <linux/highmem.h>
-#include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/pid_namespace.h>
 #include <linux/random.h>
@@ -24,59 +21,9 @@
 #include "compat.h"
 #include "lister.h"
 #include "sharedsock.h"
+#include "token.h"
 
 DEFINE_SPINLOCK(sharedsock_lock);
-
-enum ss_token_state {
-	SS_TOKEN_LIVE,		/* in the table, redeemable */
-	SS_TOKEN_CLAIMED,	/* a redeem is installing it and decides its fate */
-	SS_TOKEN_DOOMED,	/* killed while claimed: the claimant frees it */
-	SS_TOKEN_DEAD,		/* unlinked: whoever unlinked it frees it */
-};
-
-/**
- * struct ss_token - one pending duplicate
- * @node:        in ss_tokens, keyed by @id, while linked
- * @id:          public identifier, unique for the module's lifetime
- * @secret:      random proof of possession, compared in constant time
- * @file:        the socket's file when @nr_files is 1, else
- * @files:       an array of @nr_files sockets' files, owned by the token;
- *               the token owns a reference to each file not yet redeemed
- * @target:      the only process that may redeem; NULL once unlinked
- * @target_link: on @target->tokens while linked; on a reap list after
- * @owner:       user charged for the token while linked
- * @exporter:    thread group of the exporter (reference), for revoke
- * @expiry:      ends the token at the end of its lifetime
- * @ttl_ms:      lifetime asked for at export
- * @state:       enum ss_token_state
- * @nr_files:    sockets the token carries, 1 to SHAREDSOCK_VEC_MAX
- * @next_file:   sockets already redeemed, in export order; only a claimant
- *               advances it, under sharedsock_lock
- *
- * Everything but @file, @exporter and @secret is under sharedsock_lock.  A linked
- * token is owned by the token table; the path that unlinks it (redeem,
- * revoke, expiry, target exit, unload) frees it after dropping sharedsock_lock.  A
- * token claimed by a redeem in progress is only marked DOOMED when killed
- * and stays the claimant's to free.  128 bytes: the per-token memory bound.
- */
-struct ss_token {
-	struct rhash_head node;
-	u64 id;
-	u8 secret[SHAREDSOCK_SECRET_SIZE];
-	union {
-		struct file *file;
-		struct file **files;
-	};
-	struct ss_target *target;
-	struct list_head target_link;
-	struct ss_user *owner;
-	struct pid *exporter;
-	struct timer_list expiry;
-	u32 ttl_ms;
-	u8 state;
-	u8 nr_files;
-	u8 next_file;
-};
 
 static const struct rhashtable_params ss_token_params = {
 	.key_len = sizeof(u64),
@@ -89,19 +36,8 @@ static struct kmem_cache *ss_token_cache;
 static struct rhashtable ss_tokens;	/* lookups and changes under sharedsock_lock */
 static u64 ss_last_id;			/* under sharedsock_lock */
 
-static struct file **ss_token_files(struct ss_token *tok)
-{
-	return tok->nr_files == 1 ? &tok->file : tok->files;
-}
-
-/* The socket that the token's next redeem installs. */
-static struct socket *ss_token_next_sock(struct ss_token *tok)
-{
-	return sock_from_file(ss_token_files(tok)[tok->next_file]);
-}
-
 /* Remove a token from the table, its target and its user's count. */
-static void ss_token_unlink(struct ss_token *tok)
+void ss_token_unlink(struct ss_token *tok)
 {
 	lockdep_assert_held(&sharedsock_lock);
 	rhashtable_remove_fast(&ss_tokens, &tok->node, ss_token_params);
@@ -145,7 +81,7 @@ static void ss_token_free(struct ss_token *tok)
 }
 
 /* Free an unlinked token from anywhere but its own timer. */
-static void ss_token_destroy(struct ss_token *tok)
+void ss_token_destroy(struct ss_token *tok)
 {
 	timer_shutdown_sync(&tok->expiry);
 	ss_token_free(tok);
@@ -420,7 +356,7 @@ static struct ss_token *ss_token_lookup(const struct sharedsock_info *info)
 }
 
 /* Claim the live token that @info names for the calling process. */
-static struct ss_token *ss_token_claim(const struct sharedsock_info *info)
+struct ss_token *ss_token_claim(const struct sharedsock_info *info)
 {
 	struct ss_token *tok;
 
@@ -432,230 +368,6 @@ static struct ss_token *ss_token_claim(const struct sharedsock_info *info)
 		tok = NULL;
 	spin_unlock_bh(&sharedsock_lock);
 	return tok;
-}
-
-/**
- * struct ss_fd_out - where a redeem puts the numbers of the descriptors it
- * installs
- * @kfd:      single redeem: the one number, which the ioctl returns
- * @ufds:     vectored redeem: the caller's array, or NULL for @kfd
- * @pages:    the pages under @ufds, pinned before the first descriptor is
- *            installed
- * @nr_pages: pages pinned: 0, 1 or 2
- *
- * Lives on the redeemer's stack for one call.  A descriptor cannot be
- * taken back once it is in the table (another thread may already use, or
- * close and reuse, its number), so nothing may fail after the first one
- * is installed.  Writing a number into pinned pages cannot fault; the
- * user memory is checked, whole, before that.
- *
- * The numbers could instead be reserved, written to user memory, and only
- * then installed, as receive_fd() does one descriptor at a time since
- * 6.8; but receive_fd() is the only exported way to run the LSM's
- * file_receive hook and apply the receiver's cgroup data to the socket,
- * 6.1's takes no user pointer, and one at a time a fault on the third slot
- * would leave the first two installed.
- */
-struct ss_fd_out {
-	int kfd;
-	int __user *ufds;
-	struct page *pages[2];
-	int nr_pages;
-};
-
-/* Pin the user memory for @n numbers; nothing to do for a single redeem. */
-static int ss_fd_out_pin(struct ss_fd_out *out, unsigned int n)
-{
-	unsigned long start = (unsigned long)out->ufds;
-	size_t len = n * sizeof(*out->ufds);
-	int nr, pinned;
-
-	BUILD_BUG_ON(SHAREDSOCK_VEC_MAX * sizeof(int) > PAGE_SIZE);
-	out->nr_pages = 0;
-	if (!out->ufds)
-		return 0;
-	if (!access_ok(out->ufds, len))
-		return -EFAULT;
-	nr = PFN_UP(start + len) - PFN_DOWN(start);
-	pinned = pin_user_pages_fast(start & PAGE_MASK, nr, FOLL_WRITE,
-				     out->pages);
-	if (pinned == nr) {
-		out->nr_pages = nr;
-		return 0;
-	}
-	if (pinned > 0)
-		unpin_user_pages(out->pages, pinned);
-	return pinned < 0 ? pinned : -EFAULT;
-}
-
-static void ss_fd_out_unpin(struct ss_fd_out *out)
-{
-	if (out->nr_pages)
-		unpin_user_pages_dirty_lock(out->pages, out->nr_pages, true);
-}
-
-/* Store number @i; an int of a misaligned array may span both pages. */
-static void ss_fd_out_put(struct ss_fd_out *out, unsigned int i, int fd)
-{
-	size_t pos = offset_in_page(out->ufds) + i * sizeof(fd);
-	const char *from = (const char *)&fd;
-	size_t left = sizeof(fd);
-
-	if (!out->ufds) {
-		out->kfd = fd;
-		return;
-	}
-	while (left) {
-		size_t len = min(left, PAGE_SIZE - offset_in_page(pos));
-
-		memcpy_to_page(out->pages[pos >> PAGE_SHIFT],
-			       offset_in_page(pos), from, len);
-		pos += len;
-		from += len;
-		left -= len;
-	}
-}
-
-/*
- * Install @n of a claimed token's remaining sockets, storing their numbers
- * in @out.  Returns how many, or the error of the first when none could be.
- */
-static int ss_token_install(struct ss_token *tok, unsigned int o_flags,
-			    struct ss_fd_out *out, unsigned int n)
-{
-	struct file **files = ss_token_files(tok) + tok->next_file;
-	unsigned int i;
-	int fd = 0;
-
-	for (i = 0; i < n; i++) {
-		fd = ss_receive_fd(files[i], o_flags);
-		if (fd < 0)
-			break;
-		ss_fd_out_put(out, i, fd);
-	}
-	return i ?: fd;
-}
-
-/* Drop the token's references to @n sockets now installed. */
-static void ss_token_hand_over(struct ss_token *tok, int n)
-{
-	struct file **files = ss_token_files(tok) + tok->next_file;
-	int i;
-
-	/*
-	 * Under sharedsock_lock, so that LIST never looks at a socket whose
-	 * reference is gone: with bottom halves off, a final fput() is
-	 * deferred to a work item.
-	 */
-	lockdep_assert_held(&sharedsock_lock);
-	for (i = 0; i < n; i++)
-		fput(files[i]);
-	tok->next_file += n;
-}
-
-/*
- * The claimant's verdict on its token after installing @n sockets (or
- * failing with @n < 0).  Returns true when the caller must free the token.
- */
-static bool ss_token_settle(struct ss_token *tok, int n)
-{
-	bool ended;
-
-	lockdep_assert_held(&sharedsock_lock);
-	if (tok->state == SS_TOKEN_DOOMED) {
-		/* Killed meanwhile: everything was uncharged then. */
-		if (n > 0)
-			ss_token_hand_over(tok, n);
-		return true;
-	}
-	ended = n > 0 && tok->next_file + n == tok->nr_files;
-	if (ended) {
-		ss_token_unlink(tok);
-		tok->state = SS_TOKEN_DEAD;
-		ss_stat_add(SS_STAT_TOKENS_REDEEMED, 1);
-	} else {
-		if (n > 0)
-			ss_user_uncharge(tok->owner, n);
-		tok->state = SS_TOKEN_LIVE;
-	}
-	if (n > 0)
-		ss_token_hand_over(tok, n);
-	return ended;
-}
-
-/*
- * The token is claimed while its files are installed, so that of
- * concurrent redeems exactly one proceeds; sockets that could not be
- * installed (EMFILE, or refused by the LSM) stay in the token, which
- * becomes redeemable again unless it was killed meanwhile.  Returns how
- * many descriptors were installed, or an error with nothing taken.
- */
-static int ss_token_redeem_to(const struct sharedsock_info *info,
-			      unsigned int o_flags, struct ss_fd_out *out,
-			      unsigned int room)
-{
-	struct ss_token *tok;
-	unsigned int n;
-	bool ended;
-	int ret;
-
-	tok = ss_token_claim(info);
-	if (!tok)
-		return -EINVAL;
-
-	/* Only a claimant advances next_file: @n holds until settled. */
-	n = min_t(unsigned int, room, tok->nr_files - tok->next_file);
-	ret = ss_fd_out_pin(out, n);
-	if (!ret) {
-		ret = ss_token_install(tok, o_flags, out, n);
-		ss_fd_out_unpin(out);
-	}
-	spin_lock_bh(&sharedsock_lock);
-	ended = ss_token_settle(tok, ret);
-	spin_unlock_bh(&sharedsock_lock);
-
-	if (ended)
-		ss_token_destroy(tok);
-	return ret;
-}
-
-/**
- * ss_token_redeem - install a token's next socket into the caller's fd table
- * @info:    the token
- * @o_flags: 0 or O_CLOEXEC
- *
- * Return: the new descriptor; -EINVAL for a token that is unknown, used,
- * expired, revoked or bound to another process; an error from receive_fd()
- * (the token is then intact).
- */
-int ss_token_redeem(const struct sharedsock_info *info, unsigned int o_flags)
-{
-	struct ss_fd_out out = { };
-	int ret;
-
-	ret = ss_token_redeem_to(info, o_flags, &out, 1);
-	return ret < 0 ? ret : out.kfd;
-}
-
-/**
- * ss_token_redeem_vec - install up to @room of a token's remaining sockets
- * @info:    the token
- * @o_flags: 0 or O_CLOEXEC
- * @ufds:    gets the new descriptors, in export order
- * @room:    size of @ufds, 1 to SHAREDSOCK_VEC_MAX
- *
- * Return: how many descriptors were installed; -EINVAL as for
- * ss_token_redeem(); -EFAULT if @ufds cannot be written, checked before
- * anything is installed (the token is then intact); an error from
- * receive_fd() when not even one socket could be installed.
- */
-int ss_token_redeem_vec(const struct sharedsock_info *info,
-			unsigned int o_flags, int __user *ufds,
-			unsigned int room)
-{
-	struct ss_fd_out out = { .ufds = ufds };
-
-	return ss_token_redeem_to(info, o_flags, &out, room);
 }
 
 /**
