@@ -152,7 +152,7 @@ void ss_sockcb_hook(struct sock *sk)
 	 * Not a sock another kernel user holds (KCM marks it so): its
 	 * callbacks are that user's, and are not learnt as TCP's.
 	 */
-	if (!rcu_access_pointer(sk->sk_user_data) && ss_tcp_cb_match(cb))
+	if (!__locked_read_sk_user_data_with_flags(sk, 0) && ss_tcp_cb_match(cb))
 		ss_sk_set_cbs(sk, ss_sk_hooks);
 	write_unlock_bh(&sk->sk_callback_lock);
 }
