@@ -127,11 +127,19 @@ struct ss_reg *ss_reg_lookup(const struct socket *sock)
  */
 int ss_reg_link(struct ss_reg *reg)
 {
-	int err;
+	int err, tries = 0;
 
 	lockdep_assert_held(&ss_reg_mutex);
-	err = rhashtable_lookup_insert_fast(&ss_regs_by_sock, &reg->hnode,
-					    ss_regs_by_sock_params);
+	/*
+	 * The table grows in the background; an insert that finds it full
+	 * while that allocation has not been made, or has failed under
+	 * GFP_ATOMIC, waits for it (it takes no lock of ours) and tries again.
+	 */
+	while ((err = rhashtable_lookup_insert_fast(&ss_regs_by_sock,
+						    &reg->hnode,
+						    ss_regs_by_sock_params)) &&
+	       (err == -ENOMEM || err == -EBUSY) && tries++ < 3)
+		flush_work(&ss_regs_by_sock.run_work);
 	if (err)
 		return err;
 	reg->list_seq = ++ss_regs_seq;

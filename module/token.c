@@ -228,9 +228,24 @@ static int ss_token_link_locked(struct ss_token *tok, struct pid *pid,
 	return 0;
 }
 
+/*
+ * The table could not grow under the lock (its GFP_ATOMIC allocation
+ * failed, or a resize was under way: -ENOMEM, -EBUSY from rhashtable):
+ * let its deferred resize, which may sleep to allocate, finish, then try
+ * again, a few times.  No lock is held.
+ */
+static bool ss_token_table_busy(int err, unsigned int *retries)
+{
+	if ((err != -ENOMEM && err != -EBUSY) || (*retries)++ >= 3)
+		return false;
+	flush_work(&ss_tokens.run_work);
+	return true;
+}
+
 static int ss_token_link(struct ss_token *tok, struct pid *pid,
 			 struct sharedsock_info *info)
 {
+	unsigned int retries = 0;
 	unsigned long limit = ss_user_limit();
 	struct ss_target *new_tgt = NULL;
 	struct ss_user *new_user = NULL;
@@ -246,6 +261,8 @@ static int ss_token_link(struct ss_token *tok, struct pid *pid,
 			err = ss_token_link_locked(tok, pid, uid, limit,
 						   &new_tgt, &new_user, info);
 			spin_unlock_bh(&sharedsock_lock);
+			if (ss_token_table_busy(err, &retries))
+				continue;
 			if (err != -ETOOMANYREFS || limit == ULONG_MAX ||
 			    !ss_user_exempt())
 				break;
