@@ -265,8 +265,10 @@ static void ss_prot_wrap(void *copy, const void *orig)
 
 	*prot = *base;
 	prot->owner = THIS_MODULE;
+#ifdef CONFIG_BPF_SYSCALL
 	/* BPF sockmap takes no socket whose proto cannot be updated. */
 	prot->psock_update_sk_prot = NULL;
+#endif
 	prot->recvmsg = ss_prot_recvmsg;
 	prot->sendmsg = ss_prot_sendmsg;
 #ifdef SHAREDSOCK_HAVE_SENDPAGE
