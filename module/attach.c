@@ -272,8 +272,7 @@ struct ss_adopt {
 /*
  * Before an accept on a listener registered with @parent: what the
  * accepted socket's registration needs, allocated before a connection is
- * taken.  NULL when there is no memory: the socket is then accepted but
- * not registered.
+ * taken.  NULL when there is no memory: the accept then fails.
  */
 struct ss_adopt *ss_attach_adopt_prepare(struct ss_reg *parent)
 {

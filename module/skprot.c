@@ -189,14 +189,17 @@ static void ss_prot_shutdown(struct sock *sk, int how)
 /*
  * A registered listener's accept: re-enables FD_ACCEPT, and the socket it
  * gives inherits the registration once userspace has it (attach.c).  The
- * registration's memory is taken first: a connection is never taken and
- * then lost for lack of it.
+ * registration's memory is taken first, and without it the accept fails
+ * (ENOMEM) before it takes a connection: an accepted socket of a
+ * registered listener always inherits.
  */
 static struct ss_adopt *ss_prot_accept_begin(struct sock *sk, bool kern,
 					     struct ss_reg **reg)
 {
 	*reg = ss_prot_reg(sk);
-	return kern ? NULL : ss_attach_adopt_prepare(*reg);
+	if (kern || !*reg)
+		return NULL;
+	return ss_attach_adopt_prepare(*reg) ?: ERR_PTR(-ENOMEM);
 }
 
 static void ss_prot_accept_end(struct sock *sk, struct ss_reg *reg,
@@ -213,8 +216,13 @@ static struct sock *ss_prot_accept(struct sock *sk,
 {
 	struct ss_reg *reg;
 	struct ss_adopt *adopt = ss_prot_accept_begin(sk, arg->kern, &reg);
-	struct sock *newsk = ss_base(sk)->accept(sk, arg);
+	struct sock *newsk;
 
+	if (IS_ERR(adopt)) {
+		arg->err = PTR_ERR(adopt);
+		return NULL;
+	}
+	newsk = ss_base(sk)->accept(sk, arg);
 	ss_prot_accept_end(sk, reg, adopt, newsk);
 	return newsk;
 }
@@ -224,8 +232,13 @@ static struct sock *ss_prot_accept(struct sock *sk, int flags, int *err,
 {
 	struct ss_reg *reg;
 	struct ss_adopt *adopt = ss_prot_accept_begin(sk, kern, &reg);
-	struct sock *newsk = ss_base(sk)->accept(sk, flags, err, kern);
+	struct sock *newsk;
 
+	if (IS_ERR(adopt)) {
+		*err = PTR_ERR(adopt);
+		return NULL;
+	}
+	newsk = ss_base(sk)->accept(sk, flags, err, kern);
 	ss_prot_accept_end(sk, reg, adopt, newsk);
 	return newsk;
 }

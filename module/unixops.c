@@ -153,6 +153,9 @@ static int ss_unix_accept(struct socket *sock, struct socket *newsock,
 	 */
 	if (arg->kern || READ_ONCE(newsock->ops) == ops)
 		__module_get(orig->owner);
+	/* Without it the accept fails before it takes a connection. */
+	if (reg && !arg->kern && !adopt)
+		return -ENOMEM;
 	ret = proto_ops_accept(orig, sock, newsock, arg);
 	if (arg->kern && ret < 0)
 		module_put(orig->owner);
