@@ -113,11 +113,13 @@ static void ss_set_nonblock(struct file *file)
  * @spare: allocated by the caller, taken (set to NULL) on success
  * @sock:  the socket; the caller holds its file and ss_reg_mutex, and has
  *         prepared it (ss_prepare_fn)
+ * @accepted: it was accepted (never connected by its own connect())
  *
  * Return: the registration, with no sink yet, or an ERR_PTR: -EOPNOTSUPP
  * for a kind not served, -EEXIST if it has one already, -ENOMEM.
  */
-struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock)
+struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock,
+				 bool accepted)
 {
 	struct ss_attach_pt p = { .reg = *spare };
 	int kind = ss_watch_kind_of(sock);
@@ -130,7 +132,8 @@ struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock)
 	if (!reg)
 		return ERR_PTR(-ENOMEM);
 	ss_reg_init(reg, sock, ss_sock_was_connected(sock, sock->sk),
-		    ss_sock_connecting(sock->sk));
+		    ss_sock_connecting(sock->sk),
+		    !accepted && ss_sock_connected_before(sock, sock->sk));
 	reg->kind = kind;
 	reg->family = sock->sk->sk_family;
 	err = ss_reg_link(reg);
@@ -168,6 +171,8 @@ struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock)
 static void ss_attach_unlink(struct ss_reg *reg, struct sock *sk,
 			     struct ss_sink *old)
 {
+	u32 look;
+
 	lockdep_assert_held(&ss_reg_mutex);
 	if (sk && reg->kind == SS_WATCH_TCP && ss_ulp_reg(sk) == reg)
 		ss_ulp_set_reg(sk, NULL);
@@ -176,7 +181,7 @@ static void ss_attach_unlink(struct ss_reg *reg, struct sock *sk,
 	reg->waiting = false;
 	ss_reg_unlink(reg);
 	memset(old, 0, sizeof(*old));
-	ss_reg_set_sink(reg, old, 0, -1, 0);
+	ss_reg_set_sink(reg, old, 0, -1, 0, &look);
 	if (reg->kind == SS_WATCH_UDP6)
 		ss_escapable_regs--;
 }
@@ -316,7 +321,7 @@ static void ss_adopt_publish(struct ss_adopt *adopt, struct socket *sock,
 	mutex_lock(&ss_reg_mutex);
 	parent = ss_reg_lookup(listener);
 	if (parent && ss_reg_may_inherit(parent)) {
-		reg = ss_attach_publish(&adopt->child, sock);
+		reg = ss_attach_publish(&adopt->child, sock, true);
 		if (IS_ERR(reg))
 			reg = NULL;
 		else

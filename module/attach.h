@@ -29,7 +29,8 @@ typedef int (*ss_prepare_fn)(struct socket *sock);
 void ss_attach_init(ss_prepare_fn prepare);
 void ss_attach_exit(void);
 int ss_watch_kind_of(const struct socket *sock);
-struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock);
+struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock,
+				 bool accepted);
 void ss_attach_closing(struct ss_reg *reg, struct sock *sk,
 		       struct ss_sink *old);
 void ss_attach_closed(struct ss_reg *reg, struct ss_sink *old);

@@ -93,8 +93,12 @@ static void ss_reg_signal_work(struct work_struct *work)
 	spin_unlock_irq(&reg->lock);
 }
 
+/*
+ * @connected: the connection exists or existed; @connecting: a connect()
+ * goes on; @connected_before: made by the socket's own connect().
+ */
 void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
-		 bool connecting)
+		 bool connecting, bool connected_before)
 {
 	reg->sock = sock;
 	spin_lock_init(&reg->lock);
@@ -102,6 +106,8 @@ void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
 	INIT_WORK(&reg->signal_work, ss_reg_signal_work);
 	init_waitqueue_func_entry(&reg->wait, ss_reg_wake);
 	ss_rules_init(&reg->st, ss_sock_is_stream(sock), connected, connecting);
+	if (connected_before)
+		ss_rules_connected_before(&reg->st);
 	ss_qentry_init(&reg->qe, SOCK_INODE(sock)->i_ino);
 	reg->qe.sockfd = -1;
 }
@@ -317,9 +323,10 @@ void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm)
 /* Re-enabling @calls (enum ss_call) were made: arm, then look at the level. */
 void ss_reg_called(struct ss_reg *reg, unsigned int calls)
 {
-	u32 events = ss_rules_reenabled_by(calls);
+	u32 events = ss_rules_reenabled_by(&reg->st, calls);
 
-	ss_reg_check(reg, events | SS_FD(CLOSE), events);
+	if (events)
+		ss_reg_check(reg, events, events);
 }
 
 /*
@@ -328,8 +335,7 @@ void ss_reg_called(struct ss_reg *reg, unsigned int calls)
  * armed: ss_reg_called() would record it again at once, into the same
  * pending bit, which signals nothing (it is not fresh) and posts nothing
  * (an event stays pending in a queue's registration only while it is not
- * selected).  With sk_err clear, its look
- * at FD_CLOSE changes nothing either.
+ * selected).
  *
  * No FD_READ is lost: the pending state is read after this recv() began
  * (its path takes the socket's or the queue's lock, an acquire), so the
@@ -343,8 +349,7 @@ static bool ss_reg_read_rearm_is_noop(struct ss_reg *reg)
 {
 	struct sock *sk = reg->sock->sk;
 
-	if (READ_ONCE(sk->sk_err) || ss_sock_listening(sk) ||
-	    !ss_sock_readable(sk))
+	if (ss_sock_listening(sk) || !ss_sock_readable(sk))
 		return false;
 	if (!ss_rules_read_rearm_is_noop(&reg->st))
 		return false;
@@ -353,10 +358,15 @@ static bool ss_reg_read_rearm_is_noop(struct ss_reg *reg)
 	return true;
 }
 
-/* A recv() (with MSG_OOB: @oob) returned. */
-void ss_reg_received(struct ss_reg *reg, bool oob)
+/*
+ * A recv() (with MSG_OOB: @oob) returned; @fault: it failed for its buffer
+ * (EFAULT), which re-enables FD_READ in message mode only (Windows).
+ */
+void ss_reg_received(struct ss_reg *reg, bool oob, bool fault)
 {
-	if (oob)
+	if (fault)
+		ss_reg_called(reg, SS_CALL_RECV_FAULT);
+	else if (oob)
 		ss_reg_called(reg, SS_CALL_RECV_OOB);
 	else if (!ss_reg_read_rearm_is_noop(reg))
 		ss_reg_called(reg, SS_CALL_RECV);
@@ -396,13 +406,15 @@ void ss_reg_local_shutdown(struct ss_reg *reg, u8 how)
  * Install @sink and @mask on @reg (and, for a queue, the descriptor @sockfd
  * and message value @msg that its messages carry), and deliver what was
  * recorded while it was not selected; the previous sink is returned in
- * @sink for the caller to put outside the locks.  Messages still waiting in the previous queue
- * are taken back, their events recorded again (ss_rules_unfetch()).  A
- * queue whose file has begun to close is refused: its closed callback may
- * have run already, and would not cancel this registration.
+ * @sink for the caller to put outside the locks, and in *@look the events
+ * whose condition the caller must look at now (ss_rules_select()).
+ * Messages still waiting in the previous queue are taken back, their
+ * events recorded again (ss_rules_unfetch()).  A queue whose file has
+ * begun to close is refused: its closed callback may have run already, and
+ * would not cancel this registration.
  */
 int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
-		    int sockfd, u32 msg)
+		    int sockfd, u32 msg, u32 *look)
 {
 	s16 errors[SS_ERR_SLOTS];
 	struct ss_sink old;
@@ -413,6 +425,8 @@ int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
 	if (sink->kind == SS_SINK_QUEUE && ss_queue_closed(sink->queue))
 		return -EINVAL;
 	spin_lock_irqsave(&reg->lock, flags);
+	/* First: what it forgets is not what was posted and is taken back. */
+	*look = ss_rules_select(&reg->st, mask, sink->kind == SS_SINK_QUEUE);
 	old = reg->sink;
 	if (old.kind == SS_SINK_QUEUE) {
 		queued = ss_queue_unlink(old.queue, &reg->qe, errors);
@@ -422,7 +436,6 @@ int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
 	/* On no ready list: taken off the old queue above, or never posted. */
 	reg->qe.sockfd = sockfd;
 	reg->qe.msg = msg;
-	ss_rules_select(&reg->st, mask, sink->kind == SS_SINK_QUEUE);
 	ss_reg_deliver(reg, reg->st.pending);
 	spin_unlock_irqrestore(&reg->lock, flags);
 
@@ -477,6 +490,7 @@ void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent, int fd)
 	spin_lock_nested(&child->lock, SINGLE_DEPTH_NESTING);
 	ss_sink_dup(&child->sink, &parent->sink);
 	child->st.mask = parent->st.mask;
+	child->st.queue = parent->st.queue;
 	child->qe.msg = parent->qe.msg;
 	child->qe.sockfd = fd;
 	spin_unlock(&child->lock);
@@ -495,7 +509,9 @@ void ss_regs_queue_closed(struct ss_queue *queue)
 	list_for_each_entry_safe(reg, next, ss_queue_regs(queue), queue_link) {
 		struct ss_sink none = {};
 
-		ss_reg_set_sink(reg, &none, 0, -1, 0);
+		u32 look;
+
+		ss_reg_set_sink(reg, &none, 0, -1, 0, &look);
 		/* Our caller still holds the queue: this put cannot free it. */
 		ss_sink_put(&none);
 	}

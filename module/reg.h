@@ -119,7 +119,7 @@ struct ss_reg *ss_reg_alloc(void);
 void ss_reg_free(struct ss_reg *reg);
 void ss_reg_free_rcu(struct ss_reg *reg);
 void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
-		 bool connecting);
+		 bool connecting, bool connected_before);
 struct ss_reg *ss_reg_lookup(const struct socket *sock);
 int ss_reg_link(struct ss_reg *reg);
 void ss_reg_unlink(struct ss_reg *reg);
@@ -128,12 +128,12 @@ struct ss_reg *ss_regs_next_dead(u32 *cursor, bool *begun,
 void ss_reg_event(struct ss_reg *reg, struct sock *sk, __poll_t key);
 void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm);
 void ss_reg_called(struct ss_reg *reg, unsigned int calls);
-void ss_reg_received(struct ss_reg *reg, bool oob);
+void ss_reg_received(struct ss_reg *reg, bool oob, bool fault);
 void ss_reg_connect_start(struct ss_reg *reg);
 void ss_reg_connect_end(struct ss_reg *reg, enum ss_connect_end end, int err);
 void ss_reg_local_shutdown(struct ss_reg *reg, u8 how);
 int ss_reg_set_sink(struct ss_reg *reg, struct ss_sink *sink, u32 mask,
-		    int sockfd, u32 msg);
+		    int sockfd, u32 msg, u32 *look);
 void ss_reg_set_registrant(struct ss_reg *reg);
 bool ss_reg_may_inherit(struct ss_reg *parent);
 void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent, int fd);

@@ -6,8 +6,15 @@
  *    armed, and is then disarmed until its re-enabling call;
  *  - READ, OOB and ACCEPT are level-triggered: right after the re-enabling
  *    call the condition is looked at again, and recorded if it still holds;
+ *  - a re-enabling call also forgets a record not yet reported: it consumed
+ *    the condition (a connection accepted, data read);
  *  - a recorded event is reported (fetched or posted) once it is selected;
- *  - CONNECT and CLOSE are recorded once, with an error.
+ *  - CONNECT and CLOSE are recorded once, with an error;
+ *  - a new registration in event mode re-enables READ, OOB and ACCEPT for
+ *    their next new occurrence, without reporting what was reported; in
+ *    message mode it posts the current conditions again.
+ * Windows' own conformance tests decide where these differ from Microsoft's
+ * pages (Documentation/winsock.rst).
  *
  * Nothing here locks or touches a socket: the registration calls in under
  * its own lock with what it saw of the socket.  Changing what Windows does
@@ -23,8 +30,11 @@
  *            are looked at on every wake-up (@any_wake)
  * @any_wake: looked at on every wake-up, whatever its key
  * @reenable: calls (enum ss_call) that re-enable it
+ * @reenable_msg: calls that re-enable it in message mode only
  * @reposted: a new message-mode registration re-arms it, so that current
  *            conditions are posted again
+ * @rearmed:  a new event-mode registration re-arms it, for its next new
+ *            occurrence (not for the condition that holds now)
  * @err_slot: where its error is kept (enum ss_err_slot), or -1: none
  * @cond:     the condition (enum ss_cond) that raises it; none for CONNECT
  *            and CLOSE, which change the state as they are seen
@@ -33,7 +43,9 @@ struct ss_rule {
 	u8 wake;
 	bool any_wake;
 	u8 reenable;
+	u8 reenable_msg;
 	bool reposted;
+	bool rearmed;
 	s8 err_slot;
 	u8 cond;
 };
@@ -52,9 +64,11 @@ static u32 ss_conds(const struct ss_rstate *st, const struct ss_obs *obs)
 	/*
 	 * Room to send on a connected socket: a write-space wake-up says so by
 	 * itself; a look (registration, re-enabling) asks poll, and not on a
-	 * connection that has ended before it.
+	 * connection that has ended before it, nor on a datagram socket not
+	 * bound yet -- but for message mode, where Windows posts it.
 	 */
-	if (st->connected && obs->space && (obs->space_wake || obs->established))
+	if (st->connected && obs->space &&
+	    (obs->space_wake || obs->established || (st->queue && !st->stream)))
 		conds |= 1U << SS_COND_WRITABLE;
 	return conds;
 }
@@ -62,9 +76,11 @@ static u32 ss_conds(const struct ss_rstate *st, const struct ss_obs *obs)
 #define SS_BIT(name)	SHAREDSOCK_FD_##name##_BIT
 
 static const struct ss_rule ss_rules[SHAREDSOCK_FD_MAX_EVENTS] = {
+	/* A recv() that failed for its buffer: message mode only (Windows). */
 	[SS_BIT(READ)] = {
 		.wake = SS_WAKE_IN, .reenable = SS_CALL_RECV,
-		.reposted = true, .err_slot = -1, .cond = SS_COND_READABLE,
+		.reenable_msg = SS_CALL_RECV_FAULT, .reposted = true,
+		.rearmed = true, .err_slot = -1, .cond = SS_COND_READABLE,
 	},
 	[SS_BIT(WRITE)] = {
 		.wake = SS_WAKE_OUT, .reenable = SS_CALL_SEND_BLOCKED,
@@ -72,14 +88,18 @@ static const struct ss_rule ss_rules[SHAREDSOCK_FD_MAX_EVENTS] = {
 	},
 	[SS_BIT(OOB)] = {
 		.wake = SS_WAKE_PRI, .reenable = SS_CALL_RECV_OOB,
-		.reposted = true, .err_slot = -1, .cond = SS_COND_URGENT,
+		.reposted = true, .rearmed = true, .err_slot = -1,
+		.cond = SS_COND_URGENT,
 	},
 	[SS_BIT(ACCEPT)] = {
 		.wake = SS_WAKE_IN, .reenable = SS_CALL_ACCEPT,
-		.reposted = true, .err_slot = -1, .cond = SS_COND_ACCEPTABLE,
+		.reposted = true, .rearmed = true, .err_slot = -1,
+		.cond = SS_COND_ACCEPTABLE,
 	},
 	[SS_BIT(CONNECT)] = { .any_wake = true, .err_slot = SS_ERR_CONNECT },
-	[SS_BIT(CLOSE)] = { .any_wake = true, .err_slot = SS_ERR_CLOSE },
+	[SS_BIT(CLOSE)] = {
+		.any_wake = true, .reposted = true, .err_slot = SS_ERR_CLOSE,
+	},
 	/* QOS, GROUP_QOS, ROUTING_INTERFACE_CHANGE, ADDRESS_LIST_CHANGE:
 	 * selectable, never raised on Linux.
 	 */
@@ -126,21 +146,38 @@ void ss_rules_setup(void)
 		d->woken_by[i] = SS_EVENTS_WHERE(r->wake & i);
 	for (i = 0; i < ARRAY_SIZE(d->raised_by); i++)
 		d->raised_by[i] = SS_EVENTS_WHERE(r->cond && r->cond == i);
-	for (i = 0; i < ARRAY_SIZE(d->reenabled_by); i++)
+	for (i = 0; i < ARRAY_SIZE(d->reenabled_by); i++) {
 		d->reenabled_by[i] = SS_EVENTS_WHERE(r->reenable & i);
+		d->reenabled_by_msg[i] =
+			SS_EVENTS_WHERE((r->reenable | r->reenable_msg) & i);
+	}
 	d->reposted = SS_EVENTS_WHERE(r->reposted);
+	d->rearmed = SS_EVENTS_WHERE(r->rearmed);
 	d->with_error = SS_EVENTS_WHERE(r->err_slot >= 0);
 }
 
+/* A datagram socket counts as connected: it can send from the start. */
 void ss_rules_init(struct ss_rstate *st, bool stream, bool connected,
 		   bool connecting)
 {
 	*st = (struct ss_rstate){
 		.armed = SS_EV_ALL,
 		.stream = stream,
-		.connected = connected,
+		.connected = connected || !stream,
 		.connecting = connecting,
 	};
+}
+
+/*
+ * The socket connected by its own connect() before its first registration:
+ * FD_CONNECT is a fact of the socket, recorded then (error 0) and reported
+ * once selected in event mode; message mode never posts it (Windows).
+ */
+void ss_rules_connected_before(struct ss_rstate *st)
+{
+	st->armed &= ~SS_FD(CONNECT);
+	st->pending |= SS_FD(CONNECT);
+	st->errors[SS_ERR_CONNECT] = 0;
 }
 
 /* The slot of the error of event @bit, or -1 if it never has one. */
@@ -188,8 +225,10 @@ static bool ss_peer_closed(const struct ss_rstate *st, const struct ss_obs *obs)
 }
 
 /*
- * FD_CLOSE once the peer closed and the data before it has been read.  A
- * reset's error is kept, since recv() consumes sk_err on the way.
+ * FD_CLOSE as soon as the peer closed, even with data left to read (as
+ * Windows does; FD_READ reports the data).  A reset's error is kept, since
+ * recv() consumes sk_err on the way, for a message-mode registration that
+ * posts FD_CLOSE again.
  */
 static u32 ss_close_event(struct ss_rstate *st, const struct ss_obs *obs,
 			  struct ss_errs *errs)
@@ -198,8 +237,6 @@ static u32 ss_close_event(struct ss_rstate *st, const struct ss_obs *obs,
 		return 0;
 	if (obs->sk_err && !st->close_err)
 		st->close_err = obs->sk_err;
-	if (obs->readable)
-		return 0;
 	errs->err[SS_ERR_CLOSE] = st->close_err;
 	return SS_FD(CLOSE);
 }
@@ -213,6 +250,7 @@ static u32 ss_connect_event(struct ss_rstate *st, const struct ss_obs *obs,
 	if (obs->established) {
 		st->connecting = false;
 		st->connected = true;
+		st->armed |= SS_FD(WRITE);
 		return SS_FD(CONNECT) | SS_FD(WRITE);
 	}
 	if (!obs->connect_failed)
@@ -267,10 +305,16 @@ u32 ss_rules_holding(struct ss_rstate *st, const struct ss_obs *obs,
 	return events & which;
 }
 
-/* Re-enable @events: a re-enabling call was made. */
+/*
+ * A re-enabling call was made for @events: re-arm them, and forget their
+ * records that were not reported yet, since the call consumed what they
+ * recorded (a connection accepted, data read).  The look that follows
+ * records them again if their condition still holds.
+ */
 void ss_rules_arm(struct ss_rstate *st, u32 events)
 {
 	st->armed |= events;
+	st->pending &= ~events;
 }
 
 /* A connect() that starts a connection: its outcome is FD_CONNECT. */
@@ -282,7 +326,9 @@ void ss_rules_connect_start(struct ss_rstate *st)
 
 /*
  * The connect() call returned: the events its outcome raises now (none
- * while it goes on: the wake-ups tell), with the error in @errs.
+ * while it goes on: the wake-ups tell), with the error in @errs.  A
+ * connect() re-enables FD_WRITE; a datagram socket's reports FD_WRITE
+ * alone in message mode (Windows).
  */
 u32 ss_rules_connect_end(struct ss_rstate *st, enum ss_connect_end end,
 			 int err, struct ss_errs *errs)
@@ -293,6 +339,9 @@ u32 ss_rules_connect_end(struct ss_rstate *st, enum ss_connect_end end,
 	switch (end) {
 	case SS_CONNECT_DONE:
 		st->connected = true;
+		st->armed |= SS_FD(WRITE);
+		if (!st->stream && st->queue)
+			return SS_FD(WRITE);
 		return SS_FD(CONNECT) | SS_FD(WRITE);
 	case SS_CONNECT_FAILED:
 		errs->err[SS_ERR_CONNECT] = err;
@@ -309,15 +358,30 @@ void ss_rules_local_shutdown(struct ss_rstate *st, u8 how)
 }
 
 /*
- * A new registration selects @mask.  In message mode (@queue) current
- * conditions are posted again: the level-triggered events and FD_WRITE
- * are re-armed for the look that follows.
+ * A new registration selects @mask; returns the events whose condition
+ * the caller looks at now.
+ *  - Message mode (@queue): current conditions are posted again, so the
+ *    level-triggered events, FD_WRITE and FD_CLOSE are re-armed for a look
+ *    at everything; an FD_CONNECT never posted is dropped.
+ *  - Event mode: what was reported is not reported again, but READ, OOB
+ *    and ACCEPT, when selected, are re-armed for their next new occurrence
+ *    (a new connection, new data, a new urgent byte); only the events that
+ *    were armed already are looked at.  The first registration, with all
+ *    armed, looks at everything.
  */
-void ss_rules_select(struct ss_rstate *st, u32 mask, bool queue)
+u32 ss_rules_select(struct ss_rstate *st, u32 mask, bool queue)
 {
+	u32 look = st->armed;
+
 	st->mask = mask;
-	if (queue)
+	st->queue = queue;
+	if (queue) {
 		st->armed |= ss_rules_derived.reposted;
+		st->pending &= ~SS_FD(CONNECT);
+		return SS_EV_ALL;
+	}
+	st->armed |= mask & ss_rules_derived.rearmed;
+	return look;
 }
 
 /* Event mode: whether newly recorded @fresh events signal the event object. */

@@ -41,6 +41,10 @@ enum ss_call {
 	SS_CALL_RECV_OOB	= 1 << 1,	/* recv(MSG_OOB) */
 	SS_CALL_SEND_BLOCKED	= 1 << 2,	/* a send failed with EAGAIN */
 	SS_CALL_ACCEPT		= 1 << 3,	/* accept() */
+	SS_CALL_RECV_FAULT	= 1 << 4,	/* a recv() that failed for
+						 * its buffer (EFAULT)
+						 */
+	SS_CALLS		= 1 << 5,
 };
 
 /* Directions of a local shutdown(), as the kernel's RCV/SEND_SHUTDOWN. */
@@ -108,6 +112,7 @@ struct ss_obs {
  * @connecting: a connect() is in progress
  * @connected:  the socket has been connected (stream) or is datagram
  * @stream:     a stream (or seqpacket) socket
+ * @queue:      registered in message mode (a queue), not event mode
  * @local_shut: shutdown() directions done locally (SS_SHUT_*)
  *
  * Owned by the registration, under its lock.
@@ -121,6 +126,7 @@ struct ss_rstate {
 	bool connecting;
 	bool connected;
 	bool stream;
+	bool queue;
 	u8 local_shut;
 };
 
@@ -135,23 +141,34 @@ struct ss_errs {
  * @woken_by:     by enum ss_wake combination: events a wake-up may raise
  * @raised_by:    by condition (rules.c): events it raises
  * @reenabled_by: by enum ss_call combination: events the calls re-enable
+ * @reenabled_by_msg: the same, in message mode
  * @reposted:     events a message-mode registration posts again
+ * @rearmed:      events an event-mode registration re-enables
  * @with_error:   events recorded with an error
  */
 struct ss_rules_derived {
 	u32 woken_by[SS_WAKE_ANY + 1];
 	u32 raised_by[SS_CONDS];
-	u32 reenabled_by[16];
+	u32 reenabled_by[SS_CALLS];
+	u32 reenabled_by_msg[SS_CALLS];
 	u32 reposted;
+	u32 rearmed;
 	u32 with_error;
 };
 
 extern struct ss_rules_derived ss_rules_derived;
 
-/* The events that @calls (enum ss_call) re-enable. */
-static inline u32 ss_rules_reenabled_by(unsigned int calls)
+/*
+ * The events that @calls (enum ss_call) re-enable on a registration in
+ * state @st (its mode matters); read without the registration's lock.
+ */
+static inline u32 ss_rules_reenabled_by(const struct ss_rstate *st,
+					unsigned int calls)
 {
-	return ss_rules_derived.reenabled_by[calls & 15];
+	calls &= SS_CALLS - 1;
+	if (READ_ONCE(st->queue))
+		return ss_rules_derived.reenabled_by_msg[calls];
+	return ss_rules_derived.reenabled_by[calls];
 }
 
 /*
@@ -181,6 +198,7 @@ static inline bool ss_rules_read_rearm_is_noop(const struct ss_rstate *st)
 void ss_rules_setup(void);
 void ss_rules_init(struct ss_rstate *st, bool stream, bool connected,
 		   bool connecting);
+void ss_rules_connected_before(struct ss_rstate *st);
 int ss_rules_err_slot(unsigned int bit);
 u32 ss_rules_record(struct ss_rstate *st, u32 events,
 		    const struct ss_errs *errs, u32 *fresh);
@@ -193,7 +211,7 @@ void ss_rules_connect_start(struct ss_rstate *st);
 u32 ss_rules_connect_end(struct ss_rstate *st, enum ss_connect_end end,
 			 int err, struct ss_errs *errs);
 void ss_rules_local_shutdown(struct ss_rstate *st, u8 how);
-void ss_rules_select(struct ss_rstate *st, u32 mask, bool queue);
+u32 ss_rules_select(struct ss_rstate *st, u32 mask, bool queue);
 bool ss_rules_signals(const struct ss_rstate *st, u32 fresh);
 u32 ss_rules_fetch(struct ss_rstate *st, s16 errors[SS_ERR_SLOTS]);
 void ss_rules_unfetch(struct ss_rstate *st, u32 events,

@@ -90,13 +90,15 @@ static struct ss_reg *ss_prot_reg(const struct sock *sk)
 #define ss_call_recvmsg(f, ...)	f(__VA_ARGS__)
 #endif
 
-/* A recv() (with MSG_OOB in @flags: of urgent data) returned. */
-static void ss_prot_received(struct sock *sk, int flags)
+/*
+ * A recv() (with MSG_OOB in @flags: of urgent data) returned @ret.
+ */
+static void ss_prot_received(struct sock *sk, int flags, int ret)
 {
 	struct ss_reg *reg = ss_prot_reg(sk);
 
 	if (reg)
-		ss_reg_received(reg, flags & MSG_OOB);
+		ss_reg_received(reg, flags & MSG_OOB, ret == -EFAULT);
 }
 
 #ifdef SHAREDSOCK_HAVE_RECVMSG_ADDR_LEN
@@ -106,7 +108,7 @@ static int ss_prot_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	int ret = ss_call_recvmsg(ss_base(sk)->recvmsg, sk, msg, len, flags,
 				  addr_len);
 
-	ss_prot_received(sk, flags);
+	ss_prot_received(sk, flags, ret);
 	return ret;
 }
 #else
@@ -115,7 +117,7 @@ static int ss_prot_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 {
 	int ret = ss_call_recvmsg(ss_base(sk)->recvmsg, sk, msg, len, flags);
 
-	ss_prot_received(sk, flags);
+	ss_prot_received(sk, flags, ret);
 	return ret;
 }
 #endif
@@ -153,16 +155,23 @@ static int ss_prot_sendpage(struct sock *sk, struct page *page, int offset,
 }
 #endif
 
-/* How the start of a TCP connection ended: a SYN on its way, or not. */
-static enum ss_connect_end ss_prot_connect_end(int ret)
+/*
+ * How a connect() ended: for TCP, a SYN on its way or not; a UDP socket is
+ * connected at once.
+ */
+static enum ss_connect_end ss_prot_connect_end(struct sock *sk, int ret)
 {
 	if (!ret)
-		return SS_CONNECT_GOES_ON;
+		return ss_sock_is_tcp(sk) ? SS_CONNECT_GOES_ON :
+					    SS_CONNECT_DONE;
 	return ss_connect_err_is_attempt(-ret) ? SS_CONNECT_FAILED :
 						 SS_CONNECT_REFUSED;
 }
 
-/* Called by inet_stream_connect() only to start a connection. */
+/*
+ * Called by inet_stream_connect() only to start a connection, and by
+ * inet_dgram_connect() to connect (not to disconnect).
+ */
 static int ss_prot_connect(struct sock *sk, struct sockaddr_unsized *addr,
 			   int len)
 {
@@ -173,7 +182,8 @@ static int ss_prot_connect(struct sock *sk, struct sockaddr_unsized *addr,
 		ss_reg_connect_start(reg);
 	ret = ss_base(sk)->connect(sk, addr, len);
 	if (reg)
-		ss_reg_connect_end(reg, ss_prot_connect_end(ret), -ret);
+		ss_reg_connect_end(reg, ss_prot_connect_end(sk, ret),
+				    -ret);
 	return ret;
 }
 

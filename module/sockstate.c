@@ -9,6 +9,7 @@
 #include <linux/udp.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
+#include <net/af_unix.h>
 #include <net/tcp.h>
 
 #include "sockstate.h"
@@ -41,6 +42,32 @@ bool ss_sock_was_connected(const struct socket *sock, const struct sock *sk)
 	 */
 	return READ_ONCE(sk->sk_state) == TCP_CLOSE &&
 	       (READ_ONCE(tp->bytes_acked) || READ_ONCE(tp->bytes_received));
+}
+
+/*
+ * At registration: the socket was connected by its own connect(), not
+ * accepted, so that event mode reports FD_CONNECT for it (Windows).  No
+ * socket records which way it was made; these are the traces each kind
+ * keeps:
+ *  - TCP: an accepted socket is a clone of its listener and keeps the
+ *    listener's sk_max_ack_backlog, which a socket that never listened
+ *    has at 0 (so a child of a listen(fd, 0) listener is taken for a
+ *    connected one: Documentation/winsock.rst);
+ *  - AF_UNIX stream: an accepted socket shares its listener's address; a
+ *    connecting one has none unless it was bound;
+ *  - UDP: connected, as connect() leaves it.
+ */
+bool ss_sock_connected_before(const struct socket *sock, const struct sock *sk)
+{
+	if (ss_sock_is_tcp(sk))
+		return READ_ONCE(sock->state) != SS_UNCONNECTED &&
+		       ss_sock_established(sock, sk) &&
+		       !READ_ONCE(sk->sk_max_ack_backlog);
+	if (sk->sk_family == AF_UNIX)
+		return ss_sock_is_stream(sock) &&
+		       ss_sock_established(sock, sk) &&
+		       !READ_ONCE(unix_sk(sk)->addr);
+	return READ_ONCE(sk->sk_state) == TCP_ESTABLISHED;
 }
 
 /* A TCP connect() is in progress. */

@@ -99,12 +99,17 @@ static inline bool ss_sock_urgent(struct sock *sk)
 	       (READ_ONCE(tcp_sk(sk)->urg_data) & TCP_URG_VALID);
 }
 
+/*
+ * A connection is up; for a datagram socket, it can send: an AF_UNIX one
+ * always, a UDP one once bound (Windows reports FD_WRITE from the bind).
+ */
 static inline bool ss_sock_established(const struct socket *sock, const struct sock *sk)
 {
 	int state = READ_ONCE(sk->sk_state);
 
 	if (!ss_sock_is_stream(sock))
-		return true;
+		return sk->sk_family == AF_UNIX ||
+		       READ_ONCE(inet_sk(sk)->inet_num);
 	/* A passive Fast Open child may send before the handshake ends. */
 	if (state == TCP_SYN_RECV && ss_sock_is_tcp(sk))
 		return rcu_access_pointer(tcp_sk(sk)->fastopen_rsk);
@@ -203,5 +208,6 @@ static inline bool ss_connect_err_is_attempt(int err)
 
 bool ss_sock_was_connected(const struct socket *sock, const struct sock *sk);
 bool ss_sock_connecting(const struct sock *sk);
+bool ss_sock_connected_before(const struct socket *sock, const struct sock *sk);
 
 #endif /* _SHAREDSOCK_SOCKSTATE_H */

@@ -57,7 +57,7 @@ static int ss_unix_recvmsg(struct socket *sock, struct msghdr *m, size_t len,
 	struct ss_reg *reg = ss_reg_lookup(sock);
 
 	if (reg)
-		ss_reg_received(reg, flags & MSG_OOB);
+		ss_reg_received(reg, flags & MSG_OOB, ret == -EFAULT);
 	return ret;
 }
 

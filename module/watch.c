@@ -83,7 +83,7 @@ static struct ss_reg *ss_watch_get(struct socket *sock, struct ss_reg **spare)
 	if (sock->sk && ss_watch_kind_of(sock) != SS_WATCH_UNIX &&
 	    !ss_prot_is_ours(sock->sk))
 		return ERR_PTR(-EOPNOTSUPP);
-	return ss_attach_publish(spare, sock);
+	return ss_attach_publish(spare, sock, false);
 }
 
 /**
@@ -101,6 +101,7 @@ int ss_watch_select(struct socket *sock, int sockfd,
 {
 	struct ss_reg *reg, *spare = NULL;
 	struct ss_sink sink;
+	u32 look;
 	int err;
 
 	err = ss_sink_get(&sink, args);
@@ -128,13 +129,14 @@ int ss_watch_select(struct socket *sock, int sockfd,
 	if (!reg)
 		goto out_unlock;
 
-	err = ss_reg_set_sink(reg, &sink, args->events, sockfd, args->msg);
+	err = ss_reg_set_sink(reg, &sink, args->events, sockfd, args->msg,
+			      &look);
 	if (err)
 		goto out_unlock;
 	if (sink.kind != SS_SINK_NONE)
 		ss_stat_add(SS_STAT_REGS_REPLACED, 1);
 	ss_reg_set_registrant(reg);
-	ss_reg_check(reg, SS_EV_ALL, 0);
+	ss_reg_check(reg, look, 0);
 
 out_unlock:
 	mutex_unlock(&ss_reg_mutex);

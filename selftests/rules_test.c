@@ -59,13 +59,20 @@ TEST(init_arms_everything_and_selects_nothing)
 
 TEST(reenabling_calls_of_the_table)
 {
-	EXPECT_EQ(READ, ss_rules_reenabled_by(SS_CALL_RECV));
-	EXPECT_EQ(OOB, ss_rules_reenabled_by(SS_CALL_RECV_OOB));
-	EXPECT_EQ(WRITE, ss_rules_reenabled_by(SS_CALL_SEND_BLOCKED));
-	EXPECT_EQ(ACCEPT, ss_rules_reenabled_by(SS_CALL_ACCEPT));
+	struct ss_rstate ev = connected_stream(), msg = connected_stream();
+
+	ss_rules_select(&msg, READ, true);
+	EXPECT_EQ(READ, ss_rules_reenabled_by(&ev, SS_CALL_RECV));
+	EXPECT_EQ(OOB, ss_rules_reenabled_by(&ev, SS_CALL_RECV_OOB));
+	EXPECT_EQ(WRITE, ss_rules_reenabled_by(&ev, SS_CALL_SEND_BLOCKED));
+	EXPECT_EQ(ACCEPT, ss_rules_reenabled_by(&ev, SS_CALL_ACCEPT));
 	EXPECT_EQ(READ | ACCEPT,
-		  ss_rules_reenabled_by(SS_CALL_RECV | SS_CALL_ACCEPT));
-	EXPECT_EQ(0, ss_rules_reenabled_by(0));
+		  ss_rules_reenabled_by(&ev, SS_CALL_RECV | SS_CALL_ACCEPT));
+	EXPECT_EQ(0, ss_rules_reenabled_by(&ev, 0));
+	/* test_read_events: a recv() with a bad buffer, message mode only. */
+	EXPECT_EQ(0, ss_rules_reenabled_by(&ev, SS_CALL_RECV_FAULT));
+	EXPECT_EQ(READ, ss_rules_reenabled_by(&msg, SS_CALL_RECV_FAULT));
+	EXPECT_EQ(READ, ss_rules_reenabled_by(&msg, SS_CALL_RECV));
 }
 
 TEST(only_connect_and_close_carry_errors)
@@ -98,11 +105,34 @@ TEST(recorded_event_is_disarmed_until_reenabled)
 	/* Not recorded again until its re-enabling call. */
 	EXPECT_EQ(0, ss_rules_record(&st, READ, NULL, &fresh));
 	EXPECT_EQ(0, fresh);
-	ss_rules_arm(&st, ss_rules_reenabled_by(SS_CALL_RECV));
-	/* Recorded again, but still pending: nothing fresh to signal. */
+	ss_rules_arm(&st, ss_rules_reenabled_by(&st, SS_CALL_RECV));
+	/* The call consumed the old record: recorded again, it is fresh. */
+	EXPECT_EQ(0, st.pending);
+	EXPECT_EQ(READ, ss_rules_record(&st, READ, NULL, &fresh));
+	EXPECT_EQ(READ, fresh);
+	EXPECT_TRUE(ss_rules_signals(&st, fresh));
+	/* Recorded again while pending: nothing fresh to signal. */
+	st.armed |= READ;
 	EXPECT_EQ(READ, ss_rules_record(&st, READ, NULL, &fresh));
 	EXPECT_EQ(0, fresh);
 	EXPECT_FALSE(ss_rules_signals(&st, fresh));
+}
+
+TEST(reenabling_call_forgets_a_record_masked_out)
+{
+	struct ss_rstate st;
+
+	/* test_accept_events, "call accept() before selecting". */
+	ss_rules_init(&st, true, false, false);
+	ss_rules_select(&st, CONNECT | READ | OOB, false);
+	record(&st, ACCEPT, NULL);
+	ss_rules_arm(&st, ss_rules_reenabled_by(&st, SS_CALL_ACCEPT));
+	EXPECT_EQ(0, st.pending);
+	EXPECT_TRUE(st.armed & ACCEPT);
+	/* Others stay. */
+	record(&st, WRITE | READ, NULL);
+	ss_rules_arm(&st, ss_rules_reenabled_by(&st, SS_CALL_RECV));
+	EXPECT_EQ(WRITE, st.pending);
 }
 
 TEST(signal_only_for_fresh_selected_events)
@@ -268,19 +298,25 @@ TEST(connect_call_outcomes)
 	EXPECT_FALSE(st.connecting);
 }
 
-TEST(close_waits_for_the_data_and_keeps_the_reset_error)
+TEST(close_at_once_with_data_left_and_the_reset_error_kept)
 {
 	struct ss_rstate st = connected_stream();
 	struct ss_obs obs = established(true);
 	struct ss_errs errs = {};
 
+	/* test_close_events, "sending data before calling closesocket()". */
 	obs.peer_closed = true;
 	obs.sk_err = 104;
-	EXPECT_EQ(READ, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs));
-	/* recv() consumed sk_err; the data is read. */
+	EXPECT_EQ(READ | CLOSE, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs));
+	EXPECT_EQ(104, errs.err[SS_ERR_CLOSE]);
+	record(&st, READ | CLOSE, &errs);
+	ss_rules_fetch(&st, NULL);
+	/* recv() consumed sk_err; message mode posts FD_CLOSE again with it. */
 	obs.sk_err = 0;
 	obs.readable = false;
-	EXPECT_EQ(CLOSE, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs));
+	memset(&errs, 0, sizeof(errs));
+	ss_rules_select(&st, READ | CLOSE, true);
+	EXPECT_EQ(CLOSE, ss_rules_holding(&st, &obs, CLOSE, &errs));
 	EXPECT_EQ(104, errs.err[SS_ERR_CLOSE]);
 }
 
@@ -305,11 +341,84 @@ TEST(message_mode_registration_rearms_current_conditions)
 	struct ss_rstate st = connected_stream();
 
 	st.armed = 0;
-	ss_rules_select(&st, READ, false);
-	EXPECT_EQ(0, st.armed);
-	ss_rules_select(&st, READ, true);
-	EXPECT_EQ(READ | WRITE | OOB | ACCEPT, st.armed);
+	record(&st, CONNECT, NULL);
+	EXPECT_EQ(SHAREDSOCK_FD_ALL_EVENTS, ss_rules_select(&st, READ, true));
+	EXPECT_EQ(READ | WRITE | OOB | ACCEPT | CLOSE, st.armed);
 	EXPECT_EQ(READ, st.mask);
+	EXPECT_TRUE(st.queue);
+	/* test_connect_events: a connect never posted is not posted later. */
+	EXPECT_EQ(0, st.pending);
+}
+
+TEST(event_mode_registration_rearms_new_occurrences_only)
+{
+	struct ss_rstate st = connected_stream();
+
+	/* Everything reported: nothing to look at, READ/OOB/ACCEPT re-armed. */
+	st.armed = CLOSE;
+	EXPECT_EQ(CLOSE, ss_rules_select(&st, READ | OOB | WRITE | CLOSE, false));
+	EXPECT_EQ(READ | OOB | CLOSE, st.armed);
+	EXPECT_FALSE(st.queue);
+	/* Not selected: not re-armed. */
+	st.armed = 0;
+	ss_rules_select(&st, WRITE, false);
+	EXPECT_EQ(0, st.armed);
+}
+
+TEST(connected_before_registration_reports_connect_in_event_mode)
+{
+	struct ss_rstate st;
+
+	ss_rules_init(&st, true, true, false);
+	ss_rules_connected_before(&st);
+	ss_rules_select(&st, CONNECT | WRITE, false);
+	EXPECT_EQ(CONNECT, ss_rules_fetch(&st, NULL));
+	EXPECT_EQ(0, st.errors[SS_ERR_CONNECT]);
+
+	ss_rules_init(&st, true, true, false);
+	ss_rules_connected_before(&st);
+	ss_rules_select(&st, CONNECT | WRITE, true);
+	EXPECT_EQ(0, ss_rules_fetch(&st, NULL));
+}
+
+TEST(unbound_datagram_socket_writes_in_message_mode_only)
+{
+	struct ss_rstate st;
+	struct ss_obs obs = { .space = true };
+	struct ss_errs errs = {};
+
+	/* test_connect_events, "Test with UDP sockets". */
+	ss_rules_init(&st, false, false, false);
+	EXPECT_TRUE(st.connected);
+	ss_rules_select(&st, WRITE | CONNECT, false);
+	EXPECT_EQ(0, ss_rules_holding(&st, &obs, WRITE, &errs));
+	ss_rules_select(&st, WRITE | CONNECT, true);
+	EXPECT_EQ(WRITE, ss_rules_holding(&st, &obs, WRITE, &errs));
+	/* Bound: both. */
+	obs.established = true;
+	ss_rules_select(&st, WRITE | CONNECT, false);
+	EXPECT_EQ(WRITE, ss_rules_holding(&st, &obs, WRITE, &errs));
+}
+
+TEST(datagram_connect_reports_write_alone_in_message_mode)
+{
+	struct ss_rstate st;
+	struct ss_errs errs = {};
+
+	ss_rules_init(&st, false, false, false);
+	ss_rules_select(&st, WRITE | CONNECT, false);
+	st.armed &= ~WRITE;
+	ss_rules_connect_start(&st);
+	EXPECT_EQ(CONNECT | WRITE,
+		  ss_rules_connect_end(&st, SS_CONNECT_DONE, 0, &errs));
+	EXPECT_TRUE(st.armed & WRITE);
+
+	ss_rules_init(&st, false, false, false);
+	ss_rules_select(&st, WRITE | CONNECT, true);
+	st.armed &= ~WRITE;
+	ss_rules_connect_start(&st);
+	EXPECT_EQ(WRITE, ss_rules_connect_end(&st, SS_CONNECT_DONE, 0, &errs));
+	EXPECT_TRUE(st.armed & WRITE);
 }
 
 TEST(pure_wakeup_with_nothing_armed_is_a_noop)
@@ -360,7 +469,7 @@ TEST(qos_and_routing_events_are_never_raised)
 
 	EXPECT_EQ(0, ss_rules_holding(&st, &obs, SHAREDSOCK_FD_ALL_EVENTS, &errs) & never);
 	EXPECT_EQ(0, ss_rules_on_wake(&st, &obs, SS_WAKE_ANY, &errs) & never);
-	EXPECT_EQ(0, ss_rules_reenabled_by(~0U) & never);
+	EXPECT_EQ(0, ss_rules_reenabled_by(&st, ~0U) & never);
 }
 
 TEST_HARNESS_MAIN

@@ -273,8 +273,17 @@ static int ss_wsa_copy(void *to, const void *from, size_t len)
 	return ok ? 0 : -1;
 }
 
+/*
+ * The two variants share every field but the last, at the same offsets:
+ * the work is done on the wide one, and an ANSI caller's structure is its
+ * first sizeof(WSAPROTOCOL_INFOA) bytes (the name, empty, is all zero).
+ */
+_Static_assert(offsetof(WSAPROTOCOL_INFOA, szProtocol) ==
+	       offsetof(WSAPROTOCOL_INFOW, szProtocol),
+	       "WSAPROTOCOL_INFOA and W share their fields");
+
 static void ss_info_to_wsa(const struct ss_protocol_info *info,
-			   WSAPROTOCOL_INFOA *wsa)
+			   WSAPROTOCOL_INFOW *wsa)
 {
 	memset(wsa, 0, sizeof(*wsa));
 	wsa->dwServiceFlags4 = SS_WSA_MAGIC;
@@ -287,7 +296,7 @@ static void ss_info_to_wsa(const struct ss_protocol_info *info,
 	memcpy(&wsa->ProviderId, info->token_secret, SS_TOKEN_SECRET_SIZE);
 }
 
-static int ss_info_from_wsa(const WSAPROTOCOL_INFOA *wsa,
+static int ss_info_from_wsa(const WSAPROTOCOL_INFOW *wsa,
 			    struct ss_protocol_info *info)
 {
 	if (wsa->dwServiceFlags4 != SS_WSA_MAGIC ||
@@ -303,13 +312,14 @@ static int ss_info_from_wsa(const WSAPROTOCOL_INFOA *wsa,
 	return 0;
 }
 
-int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
-			WSAPROTOCOL_INFOA *lpProtocolInfo)
+/* WSADuplicateSocketA/W: into @size bytes at @lpProtocolInfo. */
+static int ss_wsa_duplicate(SOCKET s, DWORD dwProcessId, void *lpProtocolInfo,
+			    size_t size)
 {
 	/* A pid beyond pid_t's range is no process. */
 	pid_t pid = dwProcessId > INT_MAX ? -1 : (pid_t)dwProcessId;
 	struct ss_protocol_info info;
-	WSAPROTOCOL_INFOA wsa;
+	WSAPROTOCOL_INFOW wsa;
 
 	/*
 	 * ss_duplicate_socket() checks the socket, then the process, then
@@ -326,7 +336,7 @@ int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
 		return ss_wsa_fail_errno();
 	}
 	ss_info_to_wsa(&info, &wsa);
-	if (ss_wsa_copy(lpProtocolInfo, &wsa, sizeof(wsa))) {
+	if (ss_wsa_copy(lpProtocolInfo, &wsa, size)) {
 		/* Nobody could redeem it: withdraw the token. */
 		ss_revoke(&info);
 		return ss_wsa_fail(WSAEFAULT);
@@ -344,12 +354,14 @@ static int ss_wsa_agrees(int given, int actual)
 	return given == 0 || given == FROM_PROTOCOL_INFO || given == actual;
 }
 
-SOCKET WSASocketA(int af, int type, int protocol,
-		  WSAPROTOCOL_INFOA *lpProtocolInfo, GROUP g, DWORD dwFlags)
+/* WSASocketA/W, with a structure of @size bytes at @lpProtocolInfo. */
+static SOCKET ss_wsa_socket(int af, int type, int protocol,
+			    const void *lpProtocolInfo, size_t size, GROUP g,
+			    DWORD dwFlags)
 {
 	int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct ss_protocol_info info;
-	WSAPROTOCOL_INFOA wsa;
+	WSAPROTOCOL_INFOW wsa = { 0 };
 	int fd;
 
 	if (g != 0) {
@@ -378,7 +390,7 @@ SOCKET WSASocketA(int af, int type, int protocol,
 	 * be honoured (the socket exists): WSAEINVAL, and the token stays
 	 * valid for a corrected call.
 	 */
-	if (ss_wsa_copy(&wsa, lpProtocolInfo, sizeof(wsa))) {
+	if (ss_wsa_copy(&wsa, lpProtocolInfo, size)) {
 		ss_wsa_fail(WSAEFAULT);
 		return INVALID_SOCKET;
 	}
@@ -402,6 +414,34 @@ SOCKET WSASocketA(int af, int type, int protocol,
 		return INVALID_SOCKET;
 	}
 	return fd;
+}
+
+int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
+			WSAPROTOCOL_INFOA *lpProtocolInfo)
+{
+	return ss_wsa_duplicate(s, dwProcessId, lpProtocolInfo,
+				sizeof(*lpProtocolInfo));
+}
+
+int WSADuplicateSocketW(SOCKET s, DWORD dwProcessId,
+			WSAPROTOCOL_INFOW *lpProtocolInfo)
+{
+	return ss_wsa_duplicate(s, dwProcessId, lpProtocolInfo,
+				sizeof(*lpProtocolInfo));
+}
+
+SOCKET WSASocketA(int af, int type, int protocol,
+		  WSAPROTOCOL_INFOA *lpProtocolInfo, GROUP g, DWORD dwFlags)
+{
+	return ss_wsa_socket(af, type, protocol, lpProtocolInfo,
+			     sizeof(*lpProtocolInfo), g, dwFlags);
+}
+
+SOCKET WSASocketW(int af, int type, int protocol,
+		  WSAPROTOCOL_INFOW *lpProtocolInfo, GROUP g, DWORD dwFlags)
+{
+	return ss_wsa_socket(af, type, protocol, lpProtocolInfo,
+			     sizeof(*lpProtocolInfo), g, dwFlags);
 }
 
 /* --- Event registration --- */
@@ -740,15 +780,19 @@ static int ss_wsa_set_blocking(SOCKET s)
 
 int ioctlsocket(SOCKET s, long cmd, u_long *argp)
 {
+	u_long arg;
 	int fl, n;
 
 	if (!ss_wsa_is_socket(s))
 		return SOCKET_ERROR;
+	/* A bad argp is WSAEFAULT, as on Windows, not a crash. */
 	if (!argp)
 		return ss_wsa_fail(WSAEFAULT);
 	switch (cmd) {
 	case FIONBIO:
-		if (!*argp)
+		if (ss_wsa_copy(&arg, argp, sizeof(arg)))
+			return ss_wsa_fail(WSAEFAULT);
+		if (!arg)
 			return ss_wsa_set_blocking(s);
 		fl = fcntl(s, F_GETFL);
 		if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK))
@@ -757,7 +801,9 @@ int ioctlsocket(SOCKET s, long cmd, u_long *argp)
 	case FIONREAD:
 		if (ioctl(s, FIONREAD, &n))
 			return ss_wsa_fail_errno();
-		*argp = (u_long)n;
+		arg = (u_long)n;
+		if (ss_wsa_copy(argp, &arg, sizeof(arg)))
+			return ss_wsa_fail(WSAEFAULT);
 		return 0;
 	default:
 		return ss_wsa_fail(WSAEINVAL);

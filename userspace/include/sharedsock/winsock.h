@@ -145,11 +145,48 @@ typedef struct _WSAPROTOCOL_INFOA {
 	CHAR szProtocol[WSAPROTOCOL_LEN + 1];
 } WSAPROTOCOL_INFOA, *LPWSAPROTOCOL_INFOA;
 
-/* Only the ANSI variants exist. */
+/* Windows' wide character: UTF-16, whatever wchar_t is here. */
+typedef uint16_t WCHAR;
+
+/*
+ * The wide variant (628 bytes): the same fields at the same offsets, but
+ * for the protocol's name, which sharedsock leaves empty in both.
+ */
+typedef struct _WSAPROTOCOL_INFOW {
+	DWORD dwServiceFlags1;
+	DWORD dwServiceFlags2;
+	DWORD dwServiceFlags3;
+	DWORD dwServiceFlags4;
+	DWORD dwProviderFlags;
+	GUID ProviderId;
+	DWORD dwCatalogEntryId;
+	WSAPROTOCOLCHAIN ProtocolChain;
+	int iVersion;
+	int iAddressFamily;
+	int iMaxSockAddr;
+	int iMinSockAddr;
+	int iSocketType;
+	int iProtocol;
+	int iProtocolMaxOffset;
+	int iNetworkByteOrder;
+	int iSecurityScheme;
+	DWORD dwMessageSize;
+	DWORD dwProviderReserved;
+	WCHAR szProtocol[WSAPROTOCOL_LEN + 1];
+} WSAPROTOCOL_INFOW, *LPWSAPROTOCOL_INFOW;
+
+/* As Windows' headers: the wide variants when UNICODE is defined. */
+#ifdef UNICODE
+typedef WSAPROTOCOL_INFOW WSAPROTOCOL_INFO;
+typedef LPWSAPROTOCOL_INFOW LPWSAPROTOCOL_INFO;
+#define WSADuplicateSocket	WSADuplicateSocketW
+#define WSASocket		WSASocketW
+#else
 typedef WSAPROTOCOL_INFOA WSAPROTOCOL_INFO;
 typedef LPWSAPROTOCOL_INFOA LPWSAPROTOCOL_INFO;
 #define WSADuplicateSocket	WSADuplicateSocketA
 #define WSASocket		WSASocketA
+#endif
 
 /* --- Network events --- */
 
@@ -282,6 +319,10 @@ int WSADuplicateSocketA(SOCKET s, DWORD dwProcessId,
 			WSAPROTOCOL_INFOA *lpProtocolInfo);
 SOCKET WSASocketA(int af, int type, int protocol,
 		  WSAPROTOCOL_INFOA *lpProtocolInfo, GROUP g, DWORD dwFlags);
+int WSADuplicateSocketW(SOCKET s, DWORD dwProcessId,
+			WSAPROTOCOL_INFOW *lpProtocolInfo);
+SOCKET WSASocketW(int af, int type, int protocol,
+		  WSAPROTOCOL_INFOW *lpProtocolInfo, GROUP g, DWORD dwFlags);
 
 int WSAEventSelect(SOCKET s, WSAEVENT hEventObject, long lNetworkEvents);
 int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject,
