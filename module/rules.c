@@ -203,6 +203,7 @@ u32 ss_rules_record(struct ss_rstate *st, u32 events,
 	if (!events)
 		return 0;
 	st->armed &= ~events;
+	st->edge &= ~events;
 	st->pending |= events;
 	erring = events & ss_rules_derived.with_error;
 	for (bit = 0; erring; bit++, erring >>= 1)
@@ -302,7 +303,7 @@ u32 ss_rules_holding(struct ss_rstate *st, const struct ss_obs *obs,
 
 	if (!obs->listening)
 		events |= ss_close_event(st, obs, errs);
-	return events & which;
+	return events & which & ~st->edge;
 }
 
 /*
@@ -314,6 +315,7 @@ u32 ss_rules_holding(struct ss_rstate *st, const struct ss_obs *obs,
 void ss_rules_arm(struct ss_rstate *st, u32 events)
 {
 	st->armed |= events;
+	st->edge &= ~events;
 	st->pending &= ~events;
 }
 
@@ -365,23 +367,27 @@ void ss_rules_local_shutdown(struct ss_rstate *st, u8 how)
  *    at everything; an FD_CONNECT never posted is dropped.
  *  - Event mode: what was reported is not reported again, but READ, OOB
  *    and ACCEPT, when selected, are re-armed for their next new occurrence
- *    (a new connection, new data, a new urgent byte); only the events that
- *    were armed already are looked at.  The first registration, with all
+ *    (a new connection, new data, a new urgent byte: a wake-up), which no
+ *    look records (@edge), this one or a later registration's; only the
+ *    events fully armed are looked at.  The first registration, with all
  *    armed, looks at everything.
  */
 u32 ss_rules_select(struct ss_rstate *st, u32 mask, bool queue)
 {
-	u32 look = st->armed;
+	u32 rearm;
 
 	st->mask = mask;
 	st->queue = queue;
 	if (queue) {
 		st->armed |= ss_rules_derived.reposted;
+		st->edge = 0;
 		st->pending &= ~SS_FD(CONNECT);
 		return SS_EV_ALL;
 	}
-	st->armed |= mask & ss_rules_derived.rearmed;
-	return look;
+	rearm = mask & ss_rules_derived.rearmed & ~st->armed;
+	st->armed |= rearm;
+	st->edge |= rearm;
+	return st->armed & ~st->edge;
 }
 
 /* Event mode: whether newly recorded @fresh events signal the event object. */

@@ -105,6 +105,9 @@ struct ss_obs {
  * @mask:       selected events (SHAREDSOCK_FD_*); 0 when cancelled
  * @armed:      events that may be recorded now: an event is disarmed when
  *              recorded and re-armed by its Winsock re-enabling call
+ * @edge:       armed events that only a new occurrence (a wake-up) records,
+ *              not a look at the condition: re-armed by an event-mode
+ *              registration, not by their re-enabling call
  * @pending:    recorded events not yet fetched (eventfd) or posted (queue)
  * @errors:     errno of each recorded event, by slot (enum ss_err_slot)
  * @close_err:  error seen when the connection ended (reset), kept for the
@@ -120,6 +123,7 @@ struct ss_obs {
 struct ss_rstate {
 	u32 mask;
 	u32 armed;
+	u32 edge;
 	u32 pending;
 	s16 errors[SS_ERR_SLOTS];
 	s16 close_err;

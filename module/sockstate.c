@@ -53,11 +53,28 @@ bool ss_sock_was_connected(const struct socket *sock, const struct sock *sk)
  *    listener's sk_max_ack_backlog, which a socket that never listened
  *    has at 0 (so a child of a listen(fd, 0) listener is taken for a
  *    connected one: Documentation/winsock.rst);
- *  - AF_UNIX stream: an accepted socket shares its listener's address; a
- *    connecting one has none unless it was bound;
+ *  - AF_UNIX stream: an accepted socket shares its listener's address, a
+ *    socketpair() end has none and neither has its peer, a connecting one
+ *    has none (unless it was bound: taken for accepted) and its peer, the
+ *    accepted one, has its listener's;
  *  - UDP: connected, as connect() leaves it.
  */
-bool ss_sock_connected_before(const struct socket *sock, const struct sock *sk)
+static bool ss_unix_connected_before(struct sock *sk)
+{
+	struct sock *peer;
+	bool named;
+
+	if (READ_ONCE(unix_sk(sk)->addr))
+		return false;
+	peer = unix_peer_get(sk);
+	if (!peer)
+		return false;
+	named = READ_ONCE(unix_sk(peer)->addr);
+	sock_put(peer);
+	return named;
+}
+
+bool ss_sock_connected_before(const struct socket *sock, struct sock *sk)
 {
 	if (ss_sock_is_tcp(sk))
 		return READ_ONCE(sock->state) != SS_UNCONNECTED &&
@@ -66,7 +83,7 @@ bool ss_sock_connected_before(const struct socket *sock, const struct sock *sk)
 	if (sk->sk_family == AF_UNIX)
 		return ss_sock_is_stream(sock) &&
 		       ss_sock_established(sock, sk) &&
-		       !READ_ONCE(unix_sk(sk)->addr);
+		       ss_unix_connected_before(sk);
 	return READ_ONCE(sk->sk_state) == TCP_ESTABLISHED;
 }
 

@@ -208,6 +208,6 @@ static inline bool ss_connect_err_is_attempt(int err)
 
 bool ss_sock_was_connected(const struct socket *sock, const struct sock *sk);
 bool ss_sock_connecting(const struct sock *sk);
-bool ss_sock_connected_before(const struct socket *sock, const struct sock *sk);
+bool ss_sock_connected_before(const struct socket *sock, struct sock *sk);
 
 #endif /* _SHAREDSOCK_SOCKSTATE_H */

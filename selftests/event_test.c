@@ -395,7 +395,11 @@ TEST(registered_socket_still_wakes_its_waiters)
 
 		EXPECT_TRUE(waiter_woken(sv[0], sv[1], 8));
 		EXPECT_TRUE(signalled(efd, WAIT_MS));
-		EXPECT_EQ(SS_FD_READ, fetch(sv[0], efd, &ne));
+		/*
+		 * The waiter read the data before the fetch: a record does
+		 * not outlive its condition (Windows: test_read_events).
+		 */
+		EXPECT_EQ(0, fetch(sv[0], efd, &ne));
 		close(sv[0]);
 		close(sv[1]);
 		close(efd);

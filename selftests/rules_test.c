@@ -361,8 +361,31 @@ TEST(event_mode_registration_rearms_new_occurrences_only)
 	EXPECT_FALSE(st.queue);
 	/* Not selected: not re-armed. */
 	st.armed = 0;
+	st.edge = 0;
 	ss_rules_select(&st, WRITE, false);
 	EXPECT_EQ(0, st.armed);
+}
+
+TEST(event_mode_rearmed_events_wait_for_a_new_occurrence)
+{
+	struct ss_rstate st = connected_stream();
+	struct ss_obs obs = established(true);
+	struct ss_errs errs = {};
+
+	/* test_read_events: data reported, selected again, then 0, then M. */
+	record(&st, READ, NULL);
+	ss_rules_fetch(&st, NULL);
+	EXPECT_EQ(0, ss_rules_select(&st, READ, false) & READ);
+	EXPECT_EQ(0, ss_rules_select(&st, 0, false) & READ);
+	EXPECT_EQ(0, ss_rules_select(&st, READ, false) & READ);
+	EXPECT_EQ(0, ss_rules_holding(&st, &obs, READ, &errs));
+	/* New data: a wake-up records it. */
+	EXPECT_EQ(READ, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs));
+	record(&st, READ, NULL);
+	EXPECT_EQ(0, st.edge);
+	/* A recv() re-enables it fully: a look records what is left. */
+	ss_rules_arm(&st, READ);
+	EXPECT_EQ(READ, ss_rules_holding(&st, &obs, READ, &errs));
 }
 
 TEST(connected_before_registration_reports_connect_in_event_mode)
