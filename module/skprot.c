@@ -303,7 +303,7 @@ static void ss_prot_wrap(void *copy, const void *orig)
 		prot->accept = ss_prot_accept;
 	if (base->shutdown)
 		prot->shutdown = ss_prot_shutdown;
-	if (base->connect && base->accept)
+	if (base->connect)
 		prot->connect = ss_prot_connect;
 }
 
