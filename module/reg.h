@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Event registrations (reg.c), fetching their events (fetch.c) and their
- * sinks (sink.c).
+ * Event registrations: one registration (reg.c), the registrations as a
+ * whole (registry.c), fetching their events (fetch.c) and their sinks
+ * (sink.c).
  */
 #ifndef _SHAREDSOCK_REG_H
 #define _SHAREDSOCK_REG_H
@@ -112,19 +113,24 @@ struct ss_reg {
  */
 extern struct mutex ss_reg_mutex;
 
-/* reg.c */
+/* registry.c */
 int ss_regs_init(void);
 void ss_regs_exit(void);
 struct ss_reg *ss_reg_alloc(void);
 void ss_reg_free(struct ss_reg *reg);
 void ss_reg_free_rcu(struct ss_reg *reg);
-void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
-		 bool connecting, bool connected_before);
 struct ss_reg *ss_reg_lookup(const struct socket *sock);
 int ss_reg_link(struct ss_reg *reg);
 void ss_reg_unlink(struct ss_reg *reg);
 struct ss_reg *ss_regs_next_dead(u32 *cursor, bool *begun,
 				 unsigned int *budget);
+u32 ss_regs_count(void);
+int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
+		 u32 *total);
+
+/* reg.c */
+void ss_reg_init(struct ss_reg *reg, struct socket *sock, bool connected,
+		 bool connecting, bool connected_before);
 void ss_reg_event(struct ss_reg *reg, struct sock *sk, __poll_t key);
 void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm);
 void ss_reg_called(struct ss_reg *reg, unsigned int calls);
@@ -138,9 +144,6 @@ void ss_reg_set_registrant(struct ss_reg *reg);
 bool ss_reg_may_inherit(struct ss_reg *parent);
 void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent, int fd);
 void ss_regs_queue_closed(struct ss_queue *queue);
-u32 ss_regs_count(void);
-int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
-		 u32 *total);
 
 /* fetch.c */
 void ss_reg_enum(struct ss_reg *reg, struct eventfd_ctx *evt,

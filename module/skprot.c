@@ -182,8 +182,7 @@ static int ss_prot_connect(struct sock *sk, struct sockaddr_unsized *addr,
 		ss_reg_connect_start(reg);
 	ret = ss_base(sk)->connect(sk, addr, len);
 	if (reg)
-		ss_reg_connect_end(reg, ss_prot_connect_end(sk, ret),
-				    -ret);
+		ss_reg_connect_end(reg, ss_prot_connect_end(sk, ret), -ret);
 	return ret;
 }
 
