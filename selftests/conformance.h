@@ -52,6 +52,17 @@ struct reporter {
 	SOCKET socket;
 };
 
+/*
+ * Each test of fixture @name runs in both modes, variant->mode (use after
+ * kselftest_harness.h).
+ */
+#define REPORT_MODE_VARIANTS(name)					\
+	FIXTURE_VARIANT(name) {						\
+		enum report_mode mode;					\
+	};								\
+	FIXTURE_VARIANT_ADD(name, by_event) { .mode = BY_EVENT };	\
+	FIXTURE_VARIANT_ADD(name, by_message) { .mode = BY_MESSAGE }
+
 /* Open the event object or the queue; false on failure (errno). */
 bool reporter_open(struct reporter *r, enum report_mode mode);
 void reporter_close(struct reporter *r);
@@ -89,6 +100,28 @@ bool events_are(struct reporter *r, long first, long second, int quiet_ms,
 
 /* Expect nothing, looking at once (Windows' check with timeout 0). */
 #define EXPECT_NO_EVENTS(r)	EXPECT_EVENTS(r, 0, 0, 0)
+
+/*
+ * Select @mask on @s again (@zero_first: right after a select of 0), as
+ * Windows' tests do between their checks: message mode posts @reply again
+ * (the condition that still holds), event mode reports nothing.
+ */
+#define EXPECT_RESELECT(r, s, mask, zero_first, reply)			\
+	do {								\
+		if (zero_first)						\
+			ASSERT_EQ(0, select_events(r, s, 0));		\
+		ASSERT_EQ(0, select_events(r, s, mask));		\
+		if ((r)->mode == BY_MESSAGE)				\
+			EXPECT_EVENTS(r, reply, 0, 0);			\
+		EXPECT_NO_EVENTS(r);					\
+	} while (0)
+
+/* Both of Windows' re-registrations: the same mask, then 0 and the mask. */
+#define EXPECT_RESELECTS(r, s, mask, reply)				\
+	do {								\
+		EXPECT_RESELECT(r, s, mask, false, reply);		\
+		EXPECT_RESELECT(r, s, mask, true, reply);		\
+	} while (0)
 
 /* Windows' tcp_socketpair(): @client connected to @server, both blocking. */
 bool tcp_socketpair(SOCKET *client, SOCKET *server);

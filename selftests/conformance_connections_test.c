@@ -117,17 +117,7 @@ FIXTURE(conn) {
 	struct reporter r;
 };
 
-FIXTURE_VARIANT(conn) {
-	enum report_mode mode;
-};
-
-FIXTURE_VARIANT_ADD(conn, by_event) {
-	.mode = BY_EVENT,
-};
-
-FIXTURE_VARIANT_ADD(conn, by_message) {
-	.mode = BY_MESSAGE,
-};
+REPORT_MODE_VARIANTS(conn);
 
 FIXTURE_SETUP(conn)
 {
@@ -168,16 +158,7 @@ TEST_F(conn, accept_select_before_listen_and_backlog)
 	EXPECT_EVENTS(&self->r, FD_ACCEPT, 0, 0);
 	EXPECT_NO_EVENTS(&self->r);
 
-	SELECT(listener, LISTENER_MASK);
-	if (BY_MSG)
-		EXPECT_EVENTS(&self->r, FD_ACCEPT, 0, 0);
-	EXPECT_NO_EVENTS(&self->r);
-
-	SELECT(listener, 0);
-	SELECT(listener, LISTENER_MASK);
-	if (BY_MSG)
-		EXPECT_EVENTS(&self->r, FD_ACCEPT, 0, 0);
-	EXPECT_NO_EVENTS(&self->r);
+	EXPECT_RESELECTS(&self->r, listener, LISTENER_MASK, FD_ACCEPT);
 
 	client2 = connected_client(&dest);
 	ASSERT_NE(INVALID_SOCKET, client2);
@@ -360,11 +341,7 @@ TEST_F(conn, connect_after_select)
 	EXPECT_EVENTS(&self->r, FD_CONNECT, FD_WRITE, 0);
 	EXPECT_NO_EVENTS(&self->r);
 
-	SELECT(client, 0);
-	SELECT(client, ALL_SIX);
-	if (BY_MSG)
-		EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
-	EXPECT_NO_EVENTS(&self->r);
+	EXPECT_RESELECT(&self->r, client, ALL_SIX, true, FD_WRITE);
 
 	server = accept(listener, NULL, NULL);
 	ASSERT_NE(INVALID_SOCKET, server);
@@ -509,15 +486,7 @@ TEST_F(conn, write_reenabled_by_wouldblock_only)
 	SELECT(server, ALL_SIX);
 	EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
 	EXPECT_NO_EVENTS(&self->r);
-	SELECT(server, ALL_SIX);
-	if (BY_MSG)
-		EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
-	EXPECT_NO_EVENTS(&self->r);
-	SELECT(server, 0);
-	SELECT(server, ALL_SIX);
-	if (BY_MSG)
-		EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
-	EXPECT_NO_EVENTS(&self->r);
+	EXPECT_RESELECTS(&self->r, server, ALL_SIX, FD_WRITE);
 
 	ASSERT_EQ(5, send(server, "data", 5, 0));
 	EXPECT_NO_EVENTS(&self->r);
@@ -551,11 +520,7 @@ TEST_F(conn, write_reenabled_by_wouldblock_only)
 
 	EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
 	EXPECT_NO_EVENTS(&self->r);
-	SELECT(server, 0);
-	SELECT(server, ALL_SIX);
-	if (BY_MSG)
-		EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
-	EXPECT_NO_EVENTS(&self->r);
+	EXPECT_RESELECT(&self->r, server, ALL_SIX, true, FD_WRITE);
 
 	closesocket(server);
 	closesocket(client);

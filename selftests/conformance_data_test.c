@@ -68,17 +68,7 @@ FIXTURE(data) {
 	SOCKET server;
 };
 
-FIXTURE_VARIANT(data) {
-	enum report_mode mode;
-};
-
-FIXTURE_VARIANT_ADD(data, by_event) {
-	.mode = BY_EVENT,
-};
-
-FIXTURE_VARIANT_ADD(data, by_message) {
-	.mode = BY_MESSAGE,
-};
+REPORT_MODE_VARIANTS(data);
 
 FIXTURE_SETUP(data)
 {
@@ -125,17 +115,7 @@ TEST_F(data, read_reported_and_reenabled_by_recv)
 	EXPECT_NO_EVENTS(r);
 
 	/* The same mask again. */
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, FD_READ, 0, 0);
-	EXPECT_NO_EVENTS(r);
-
-	/* No events, then the mask again. */
-	ASSERT_EQ(0, select_events(r, self->server, 0));
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, FD_READ, 0, 0);
-	EXPECT_NO_EVENTS(r);
+	EXPECT_RESELECTS(r, self->server, ALL_BUT_WRITE, FD_READ);
 
 	/* More data, no recv() yet (Wine: todo in event mode). */
 	ASSERT_EQ(5, send(self->client, "data", 5, 0));
@@ -283,16 +263,7 @@ TEST_F(data, oob_reported_and_reenabled_by_recv)
 	EXPECT_EVENTS(r, FD_OOB, 0, 0);
 	EXPECT_NO_EVENTS(r);
 
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, FD_OOB, 0, 0);
-	EXPECT_NO_EVENTS(r);
-
-	ASSERT_EQ(0, select_events(r, self->server, 0));
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, FD_OOB, 0, 0);
-	EXPECT_NO_EVENTS(r);
+	EXPECT_RESELECTS(r, self->server, ALL_BUT_WRITE, FD_OOB);
 
 	/* A second urgent byte (Wine: todo in event mode). */
 	ASSERT_EQ(1, send(self->client, "b", 1, MSG_OOB));
@@ -359,16 +330,7 @@ TEST_F(data, close_by_peer_closesocket)
 	EXPECT_EVENTS(r, FD_CLOSE, 0, 0);
 	EXPECT_NO_EVENTS(r);
 
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, FD_CLOSE, 0, 0);
-	EXPECT_NO_EVENTS(r);
-
-	ASSERT_EQ(0, select_events(r, self->server, 0));
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, FD_CLOSE, 0, 0);
-	EXPECT_NO_EVENTS(r);
+	EXPECT_RESELECTS(r, self->server, ALL_BUT_WRITE, FD_CLOSE);
 
 	EXPECT_EQ(0, recv(self->server, buf, 5, 0));
 	EXPECT_NO_EVENTS(r);
@@ -487,16 +449,7 @@ TEST_F(data, close_by_reset)
 	EXPECT_EVENTS(r, aborted, 0, 0);
 	EXPECT_NO_EVENTS(r);
 
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, aborted, 0, 0);
-	EXPECT_NO_EVENTS(r);
-
-	ASSERT_EQ(0, select_events(r, self->server, 0));
-	ASSERT_EQ(0, select_events(r, self->server, ALL_BUT_WRITE));
-	if (variant->mode == BY_MESSAGE)
-		EXPECT_EVENTS(r, aborted, 0, 0);
-	EXPECT_NO_EVENTS(r);
+	EXPECT_RESELECTS(r, self->server, ALL_BUT_WRITE, aborted);
 }
 
 TEST_HARNESS_MAIN

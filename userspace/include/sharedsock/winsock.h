@@ -122,26 +122,30 @@ typedef struct _WSAPROTOCOLCHAIN {
  * application; the rest belongs to the provider (winsock.c says how the
  * sharedsock token is stored in it).
  */
-typedef struct _WSAPROTOCOL_INFOA {
-	DWORD dwServiceFlags1;
-	DWORD dwServiceFlags2;
-	DWORD dwServiceFlags3;
-	DWORD dwServiceFlags4;
-	DWORD dwProviderFlags;
-	GUID ProviderId;
-	DWORD dwCatalogEntryId;
-	WSAPROTOCOLCHAIN ProtocolChain;
-	int iVersion;
-	int iAddressFamily;
-	int iMaxSockAddr;
-	int iMinSockAddr;
-	int iSocketType;
-	int iProtocol;
-	int iProtocolMaxOffset;
-	int iNetworkByteOrder;
-	int iSecurityScheme;
-	DWORD dwMessageSize;
+/* The fields both variants share, at the same offsets. */
+#define SS_WSAPROTOCOL_INFO_FIELDS \
+	DWORD dwServiceFlags1; \
+	DWORD dwServiceFlags2; \
+	DWORD dwServiceFlags3; \
+	DWORD dwServiceFlags4; \
+	DWORD dwProviderFlags; \
+	GUID ProviderId; \
+	DWORD dwCatalogEntryId; \
+	WSAPROTOCOLCHAIN ProtocolChain; \
+	int iVersion; \
+	int iAddressFamily; \
+	int iMaxSockAddr; \
+	int iMinSockAddr; \
+	int iSocketType; \
+	int iProtocol; \
+	int iProtocolMaxOffset; \
+	int iNetworkByteOrder; \
+	int iSecurityScheme; \
+	DWORD dwMessageSize; \
 	DWORD dwProviderReserved;
+
+typedef struct _WSAPROTOCOL_INFOA {
+	SS_WSAPROTOCOL_INFO_FIELDS
 	CHAR szProtocol[WSAPROTOCOL_LEN + 1];
 } WSAPROTOCOL_INFOA, *LPWSAPROTOCOL_INFOA;
 
@@ -153,25 +157,7 @@ typedef uint16_t WCHAR;
  * for the protocol's name, which sharedsock leaves empty in both.
  */
 typedef struct _WSAPROTOCOL_INFOW {
-	DWORD dwServiceFlags1;
-	DWORD dwServiceFlags2;
-	DWORD dwServiceFlags3;
-	DWORD dwServiceFlags4;
-	DWORD dwProviderFlags;
-	GUID ProviderId;
-	DWORD dwCatalogEntryId;
-	WSAPROTOCOLCHAIN ProtocolChain;
-	int iVersion;
-	int iAddressFamily;
-	int iMaxSockAddr;
-	int iMinSockAddr;
-	int iSocketType;
-	int iProtocol;
-	int iProtocolMaxOffset;
-	int iNetworkByteOrder;
-	int iSecurityScheme;
-	DWORD dwMessageSize;
-	DWORD dwProviderReserved;
+	SS_WSAPROTOCOL_INFO_FIELDS
 	WCHAR szProtocol[WSAPROTOCOL_LEN + 1];
 } WSAPROTOCOL_INFOW, *LPWSAPROTOCOL_INFOW;
 
