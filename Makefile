@@ -11,15 +11,20 @@
 KERNEL ?= $(shell sed -e 's/\#.*//' -e '/^[[:space:]]*$$/d' scripts/kernels.list | head -n 1)
 PREFIX ?= /usr/local
 DESTDIR ?=
+MANDIR ?= $(PREFIX)/share/man
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
 export KERNEL PREFIX DESTDIR LINUX_SOURCE
 
-# make install builds for the running kernel, or for KDIR when given.
+# make install builds for the running kernel, or for KDIR when given; the
+# module goes to $(DESTDIR)/lib/modules/<its release>/extra.
 INSTALL_KDIR = $(or $(KDIR),/lib/modules/$(shell uname -r)/build)
+INSTALL_KREL = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(INSTALL_KDIR)/include/generated/utsrelease.h)
+MAN_PAGES = $(wildcard Documentation/man/man*/*.[0-9])
 
 .PHONY: all module userspace selftests check check-kernels kernel-paths \
 	demo bench vm-shell sparse style install install-module \
-	install-userspace install-man dkms-install clean
+	install-userspace install-man uninstall dkms-install clean
 
 all: module userspace selftests
 
@@ -93,21 +98,35 @@ sparse:
 style:
 	scripts/checkpatch.sh module/*.c module/*.h uapi/linux/*.h
 
+# Everything under $(DESTDIR) when it is set (staging, as any user; the
+# module's index is made there with depmod -b), else onto the live system
+# (as root: depmod and ldconfig update the running system's indexes).
 install: install-module install-userspace install-man
 
 install-module:
-	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) modules
-	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_DIR=extra modules_install
-	depmod -a $(shell sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' $(INSTALL_KDIR)/include/generated/utsrelease.h)
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) W=1 modules
+	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=extra DEPMOD=true modules_install
+	depmod -b $(or $(DESTDIR),/) -a $(INSTALL_KREL)
 
 install-userspace:
 	$(MAKE) -C userspace install
 
 install-man:
-	for f in Documentation/man/man*/*.[0-9]; do \
+	for f in $(MAN_PAGES); do \
 		sec=$${f##*.}; \
-		install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
-		install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$sec/; \
+		install -d $(DESTDIR)$(MANDIR)/man$$sec; \
+		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$sec/; \
+	done
+
+# What install put, from the same variables.
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(INSTALL_KREL)/extra/sharedsock.ko
+	-[ ! -d $(DESTDIR)/lib/modules/$(INSTALL_KREL) ] || \
+		depmod -b $(or $(DESTDIR),/) -a $(INSTALL_KREL)
+	$(MAKE) -C userspace uninstall
+	for f in $(MAN_PAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${f##*.}/$${f##*/}; \
 	done
 
 dkms-install:

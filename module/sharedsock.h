@@ -14,7 +14,7 @@
 #include <linux/workqueue.h>
 #include <linux/sharedsock.h>
 
-#define SHAREDSOCK_VERSION	"0.3"
+/* SHAREDSOCK_VERSION: from Kbuild, the project's one version. */
 
 /* Counters since load (stats.c), per CPU: bumped on hot paths too. */
 enum ss_stat {
