@@ -66,11 +66,15 @@ static bool ss_unix_connected_before(struct sock *sk)
 
 	if (READ_ONCE(unix_sk(sk)->addr))
 		return false;
-	peer = unix_peer_get(sk);
-	if (!peer)
-		return false;
-	named = READ_ONCE(unix_sk(peer)->addr);
-	sock_put(peer);
+	/*
+	 * As unix_peer_get() (no longer declared to modules from 7.2): the
+	 * peer is read under the socket's state lock, and the reference the
+	 * socket holds on it keeps it while the lock is held.
+	 */
+	unix_state_lock(sk);
+	peer = unix_peer(sk);
+	named = peer && READ_ONCE(unix_sk(peer)->addr);
+	unix_state_unlock(sk);
 	return named;
 }
 
