@@ -486,15 +486,29 @@ static const struct file_operations ss_device_fops = {
 	.llseek		= noop_llseek,
 };
 
+/*
+ * A fixed minor (10:244, in the range devices.txt reserves for local use)
+ * with the devname alias below lets kmod's static-nodes make
+ * /dev/sharedsock at boot and the kernel load the module on its first
+ * open, as for /dev/fuse and /dev/uinput.  Should another local driver
+ * hold it, a dynamic minor still gives the device (without autoload).
+ */
+#define SS_DEVICE_MINOR	244
+
 static struct miscdevice ss_device = {
-	.minor	= MISC_DYNAMIC_MINOR,
+	.minor	= SS_DEVICE_MINOR,
 	.name	= "sharedsock",
 	.fops	= &ss_device_fops,
 	.mode	= 0666,
 };
 
+MODULE_ALIAS_MISCDEV(SS_DEVICE_MINOR);
+MODULE_ALIAS("devname:sharedsock");
+
 int ss_device_init(void)
 {
+	int err;
+
 	BUILD_BUG_ON(sizeof(struct sharedsock_duplicate) != SS_DUPLICATE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_redeem) != SS_REDEEM_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_revoke) != SS_REVOKE_SIZE_VER0);
@@ -509,6 +523,12 @@ int ss_device_init(void)
 		     SS_QUEUE_READ_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_status) != SS_STATUS_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct sharedsock_list) != SS_LIST_SIZE_VER0);
+	err = misc_register(&ss_device);
+	if (err != -EBUSY)
+		return err;
+	pr_warn("sharedsock: minor %d is taken: /dev/sharedsock gets a dynamic one, and the module no longer loads on first open\n",
+		SS_DEVICE_MINOR);
+	ss_device.minor = MISC_DYNAMIC_MINOR;
 	return misc_register(&ss_device);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +59,22 @@ static const char *run(const char *cmd, int *status)
 	out[n] = '\0';
 	*status = pclose(p);
 	return out;
+}
+
+/*
+ * The node is 10:244, the minor the module's devname alias names, so that
+ * kmod's static nodes (made before the module loads) reach it and load it
+ * on first open; every user may open it.
+ */
+TEST(device_node_is_the_aliased_misc_minor)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat(SHAREDSOCK_DEVICE_PATH, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(10, major(st.st_rdev));
+	EXPECT_EQ(244, minor(st.st_rdev));
+	EXPECT_EQ(0666, st.st_mode & 0777);
 }
 
 TEST(status_counts_tokens)

@@ -1795,6 +1795,9 @@ TEST_F(unload, frees_pending_tokens_then_reloads)
 	EXPECT_FALSE(module_loaded());
 	EXPECT_EQ(-1, open(SHAREDSOCK_DEVICE_PATH, O_RDWR | O_CLOEXEC));
 	EXPECT_EQ(ENOENT, errno);
+	/* The library says "No such device" (ENODEV), not ENOENT. */
+	EXPECT_EQ(-1, ss_queue_create(O_CLOEXEC));
+	EXPECT_EQ(ENODEV, errno);
 	for (i = 0; i < UNLOAD_SELF + UNLOAD_CHILD; i++)
 		EXPECT_TRUE(peer_eof_within(peer[i], WAIT_MS))
 			TH_LOG("token %d survived the unload", i);

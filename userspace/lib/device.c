@@ -3,6 +3,7 @@
  * The cached /dev/sharedsock descriptor: the library's only global state.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -26,8 +27,17 @@ int ss__device_fd(void)
 	if (fd >= 0)
 		return fd;
 	fd = open(SHAREDSOCK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		/*
+		 * No node: the module is not loaded (nor loadable on first
+		 * open), which the kernel reports as ENODEV when the node
+		 * exists but no driver does.  ENOENT would read "No such
+		 * file or directory", as if the caller had named a file.
+		 */
+		if (errno == ENOENT)
+			errno = ENODEV;
 		return -1;
+	}
 	if (!atomic_compare_exchange_strong(&ss_devfd, &expected, fd)) {
 		close(fd);
 		fd = expected;

@@ -91,7 +91,7 @@ static const struct {
 	{ EADDRNOTAVAIL,	WSAEADDRNOTAVAIL },
 	{ ENETDOWN,		WSAENETDOWN },
 	{ ENOENT,		WSAENETDOWN },	/* no /dev/sharedsock */
-	{ ENODEV,		WSAENETDOWN },
+	{ ENODEV,		WSAENETDOWN },	/* the module not loaded */
 	{ ENXIO,		WSAENETDOWN },
 	{ ENETUNREACH,		WSAENETUNREACH },
 	{ ENETRESET,		WSAENETRESET },
