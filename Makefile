@@ -12,6 +12,9 @@ KERNEL ?= $(shell sed -e 's/\#.*//' -e '/^[[:space:]]*$$/d' scripts/kernels.list
 PREFIX ?= /usr/local
 DESTDIR ?=
 MANDIR ?= $(PREFIX)/share/man
+# udev and systemd read only their own directories, whatever PREFIX is.
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
 export KERNEL PREFIX DESTDIR LINUX_SOURCE
 
@@ -24,7 +27,7 @@ MAN_PAGES = $(wildcard Documentation/man/man*/*.[0-9])
 
 .PHONY: all module userspace selftests check check-kernels kernel-paths \
 	demo bench vm-shell sparse style install install-module \
-	install-userspace install-man uninstall dkms-install clean
+	install-userspace install-man uninstall dkms-install deb clean
 
 all: module userspace selftests
 
@@ -75,7 +78,7 @@ check-debug:
 demo:
 	scripts/deps.sh
 	$(MAKE) module userspace
-	$(MAKE) -C userspace/examples
+	$(MAKE) -C demo
 	scripts/vm.sh demo
 
 # Benchmarks against SCM_RIGHTS, pidfd_getfd and epoll (not part of check).
@@ -108,20 +111,29 @@ install-module:
 	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
 		INSTALL_MOD_DIR=extra DEPMOD=true modules_install
 	depmod -b $(or $(DESTDIR),/) -a $(INSTALL_KREL)
+	install -D -m 644 userspace/system/60-sharedsock.rules \
+		$(DESTDIR)$(UDEVRULESDIR)/60-sharedsock.rules
+	install -D -m 644 userspace/system/sharedsock-tmpfiles.conf \
+		$(DESTDIR)$(TMPFILESDIR)/sharedsock.conf
 
 install-userspace:
 	$(MAKE) -C userspace install
 
+# The pages' .TH source field gets the project's version on the way.
 install-man:
-	for f in $(MAN_PAGES); do \
+	v=$$(scripts/version.sh); for f in $(MAN_PAGES); do \
 		sec=$${f##*.}; \
 		install -d $(DESTDIR)$(MANDIR)/man$$sec; \
-		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$sec/; \
+		sed "/^\.TH /s/ sharedsock \"/ \"sharedsock $$v\" \"/" $$f \
+			>$(DESTDIR)$(MANDIR)/man$$sec/$${f##*/}; \
+		chmod 644 $(DESTDIR)$(MANDIR)/man$$sec/$${f##*/}; \
 	done
 
 # What install put, from the same variables.
 uninstall:
-	rm -f $(DESTDIR)/lib/modules/$(INSTALL_KREL)/extra/sharedsock.ko
+	rm -f $(DESTDIR)/lib/modules/$(INSTALL_KREL)/extra/sharedsock.ko \
+		$(DESTDIR)$(UDEVRULESDIR)/60-sharedsock.rules \
+		$(DESTDIR)$(TMPFILESDIR)/sharedsock.conf
 	-[ ! -d $(DESTDIR)/lib/modules/$(INSTALL_KREL) ] || \
 		depmod -b $(or $(DESTDIR),/) -a $(INSTALL_KREL)
 	$(MAKE) -C userspace uninstall
@@ -129,8 +141,21 @@ uninstall:
 		rm -f $(DESTDIR)$(MANDIR)/man$${f##*.}/$${f##*/}; \
 	done
 
+# DKMS gets a clean tree, build/dkms-src/sharedsock-VERSION: dkms.conf
+# (dkms.conf.in with scripts/version.sh's version), Kbuild and the module's
+# sources (scripts/dkms-source.sh), which it copies into /usr/src and
+# builds for the running kernel (DKMS_FLAGS="-k KERNEL" for another).
 dkms-install:
-	dkms install $(CURDIR)
+	scripts/dkms-source.sh build/dkms-src/sharedsock-$$(scripts/version.sh)
+	dkms install $(DKMS_FLAGS) build/dkms-src/sharedsock-$$(scripts/version.sh)
+
+# The Debian packages (debian/): sharedsock-dkms, libsharedsock0,
+# libsharedsock-dev and sharedsock-tools, built by dpkg-buildpackage in a
+# clean copy of the tree; they land in build/deb/.  scripts/deb-check.sh
+# also runs lintian and installs them in a fresh Debian 12 chroot.
+deb:
+	scripts/deps.sh --deb
+	scripts/deb-check.sh build
 
 clean:
 	rm -rf build
@@ -139,4 +164,4 @@ clean:
 	$(MAKE) -C userspace clean
 	rm -f selftests/*_test selftests/*_helper
 	$(MAKE) -C bench clean
-	$(MAKE) -C userspace/examples clean
+	$(MAKE) -C userspace/examples clean && $(MAKE) -C demo clean

@@ -105,7 +105,7 @@ int ss_duplicate_sockets(const int *sockfds, unsigned int count,
 int ss_sockets_from_info(const struct ss_protocol_info *info, int *fds,
 			 unsigned int max, int flags);
 
-/* Withdraw an unredeemed token (its exporter, or the same user). */
+/* Withdraw an unredeemed token: only the process that exported it may. */
 int ss_revoke(const struct ss_protocol_info *info);
 
 /*

@@ -5,8 +5,10 @@
  *	#include <sharedsock/winsock.h>		link with -lsharedsock
  *
  * Types, constants and error numbers carry Windows' values; the functions
- * follow Windows' documented and observed behaviour (design/semantics.md).
- * Where Linux differs, Documentation/winsock.rst says how and why.  In
+ * follow Windows' documented and observed behaviour, Windows' own
+ * conformance tests deciding where its documentation differs.  Where
+ * Linux differs, sharedsock_winsock(3) and the project's
+ * Documentation/winsock.rst say how and why.  In
  * short: a SOCKET is a file descriptor, a WSAEVENT an eventfd, an HWND a
  * message queue descriptor from ss_queue_create(), and the plain BSD calls
  * (bind, listen, accept, connect, recv, send, shutdown, ...) are libc's.
