@@ -5,9 +5,11 @@
 #   deps.sh           the build (module for KERNEL, library, selftests) and the VM
 #   deps.sh --debug   also what building the debug kernel needs (check-debug)
 #   deps.sh --ci      also what CI's other checks need (dkms, debootstrap)
+#   deps.sh --deb     also what building and checking the Debian packages
+#                     needs (make deb, scripts/deb-check.sh)
 set -eu
 pkgs="make gcc libc6-dev perl kmod debian-archive-keyring linux-source-6.1
-      qemu-system-x86 busybox-static cpio gzip xz-utils sparse liburing-dev"
+      qemu-system-x86 busybox-static cpio gzip xz-utils sparse liburing-dev pkgconf"
 # Kernels of other Debian releases build in a chroot of that release.
 release=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 kernel_release=$("$(dirname "$0")/kernel.sh" "${KERNEL:-6.1}" release 2>/dev/null || echo "$release")
@@ -15,6 +17,7 @@ kernel_release=$("$(dirname "$0")/kernel.sh" "${KERNEL:-6.1}" release 2>/dev/nul
 case ${1:-} in
 --debug) pkgs="$pkgs flex bison bc libelf-dev" ;;
 --ci) pkgs="$pkgs dkms debootstrap" ;;
+--deb) pkgs="$pkgs dpkg-dev debhelper dh-dkms dkms lintian debootstrap" ;;
 esac
 missing=
 for p in $pkgs; do

@@ -1,9 +1,11 @@
 #!/bin/busybox sh
-# PID 1 of the test VM: load the module, run the selftests, unload, report.
-# SSVM_MODE (from the kernel command line): test (default), demo, bench
-# or shell.  /etc/ssvm.env (vm.sh's VM_ENV) sets more variables, exported to
-# the tests; SSVM_DEBUG=1 (the debug-kernel lane) also dumps dmesg after each
-# test program and checks kmemleak before and after the module is unloaded.
+# PID 1 of the test VM: load the module, run the selftests and the
+# examples, unload, report.
+# SSVM_MODE (from the kernel command line): test (default), demo, bench,
+# run (vm.sh run: the command in /etc/ssvm.run) or shell.  /etc/ssvm.env
+# (vm.sh's VM_ENV) sets more variables, exported to the tests; SSVM_DEBUG=1
+# (the debug-kernel lane) also dumps dmesg after each test program and
+# checks kmemleak before and after the module is unloaded.
 /bin/busybox --install -s /bin
 export PATH=/bin:/tests
 mount -t proc proc /proc
@@ -84,10 +86,43 @@ check "/dev/sharedsock is mode 0666" \
 dmesg_after boot
 
 if [ "$SSVM_MODE" = shell ]; then
-	echo "sharedsock loaded; tests are in /tests; 'poweroff -f' to leave"
-	setsid cttyhack sh
+	# Line wrapping on (the firmware switched it off); the terminal's size
+	# as vm.sh found it, set on the shell's own terminal.
+	printf '\033[?7h'
+	echo "sharedsock loaded; tests are in /tests, examples in /examples," \
+		"VM_FILES in /work; 'poweroff -f' to leave"
+	cd /work
+	PATH=/work:$PATH setsid cttyhack sh -c \
+		"${SSVM_COLS:+stty rows $SSVM_ROWS cols $SSVM_COLS;} exec sh"
 	poweroff -f
 fi
+
+# vm.sh run: the command, in /work, with all its output between markers
+# (vm.sh shows it), then its exit status as a TAP line.
+if [ "$SSVM_MODE" = run ]; then
+	echo "### OUTPUT BEGIN"
+	(cd /work && PATH=/work:$PATH && . /etc/ssvm.run) </dev/null 2>&1
+	rc=$?
+	echo "### OUTPUT END"
+	[ $rc -eq 0 ] && echo "ok - run: exit status 0" || echo "not ok - run: exit status $rc"
+fi
+
+# The examples vm.sh put in /examples: each checks itself and exits 0 when
+# its check held; a TAP line each, with the program's output as comments.
+run_examples() {
+	echo "### RUN examples"
+	echo "1..$(ls /examples | wc -l)"
+	n=0
+	for e in /examples/*; do
+		n=$((n + 1))
+		timeout 120 "$e" </dev/null >/tmp/example.out 2>&1
+		rc=$?
+		sed 's/^/# /' /tmp/example.out
+		[ $rc -eq 0 ] && echo "ok $n - example ${e##*/}" ||
+			echo "not ok $n - example ${e##*/} (exit status $rc)"
+	done
+	echo "### EXIT examples 0"
+}
 
 if [ "$SSVM_MODE" = demo ]; then
 	echo "### RUN demo"
@@ -105,7 +140,7 @@ if [ "$SSVM_MODE" = bench ]; then
 	echo "### EXIT bench 0"
 fi
 
-if [ "$SSVM_MODE" != demo ] && [ "$SSVM_MODE" != bench ]; then
+if [ "$SSVM_MODE" != demo ] && [ "$SSVM_MODE" != bench ] && [ "$SSVM_MODE" != run ]; then
 	for t in /tests/*_test; do
 		name=${t##*/}
 		[ -n "$SSVM_ONLY" ] && [ "$name" != "$SSVM_ONLY" ] && continue
@@ -117,6 +152,10 @@ if [ "$SSVM_MODE" != demo ] && [ "$SSVM_MODE" != bench ]; then
 		echo "### EXIT $name $rc"
 		dmesg_after "$name"
 	done
+	if [ -d /examples ] && { [ -z "$SSVM_ONLY" ] || [ "$SSVM_ONLY" = examples ]; }; then
+		run_examples
+		dmesg_after examples
+	fi
 fi
 
 if [ "$SSVM_DEBUG" = 1 ]; then
