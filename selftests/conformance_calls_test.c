@@ -16,23 +16,44 @@
 #include "kselftest_harness.h"
 #include "conformance.h"
 
-/* A socket of @type bound to @ip port 0; INVALID_SOCKET on failure. */
-static SOCKET bound_socket(int type, in_addr_t ip, struct sockaddr_in *addr)
+/* Bind @s to @ip port 0, its address then in @addr: 0 or -1. */
+static int bind_port0(SOCKET s, in_addr_t ip, struct sockaddr_in *addr)
 {
 	socklen_t len = sizeof(*addr);
-	SOCKET s = socket(AF_INET, type, 0);
 
 	memset(addr, 0, sizeof(*addr));
 	addr->sin_family = AF_INET;
 	addr->sin_addr.s_addr = ip;
-	if (s == INVALID_SOCKET)
-		return s;
 	if (bind(s, (struct sockaddr *)addr, sizeof(*addr)) ||
-	    getsockname(s, (struct sockaddr *)addr, &len)) {
+	    getsockname(s, (struct sockaddr *)addr, &len))
+		return -1;
+	return 0;
+}
+
+/* A socket of @type bound to @ip port 0; INVALID_SOCKET on failure. */
+static SOCKET bound_socket(int type, in_addr_t ip, struct sockaddr_in *addr)
+{
+	SOCKET s = socket(AF_INET, type, 0);
+
+	if (s != INVALID_SOCKET && bind_port0(s, ip, addr)) {
 		closesocket(s);
 		return INVALID_SOCKET;
 	}
 	return s;
+}
+
+/*
+ * Windows' UDP blocks of test_WSADuplicateSocket: the blocking @source
+ * sends "TEST" to its own address @addr; what @dup receives goes to @buf.
+ */
+static int send_to_self_recv_on(SOCKET source, const struct sockaddr_in *addr,
+				SOCKET dup, char *buf)
+{
+	if (set_blocking(source, true) ||
+	    sendto(source, "TEST", 5, 0, (const struct sockaddr *)addr,
+		   sizeof(*addr)) != 5)
+		return -1;
+	return sync_recv(dup, buf, 5, 0);
 }
 
 /*
@@ -136,7 +157,6 @@ TEST(duplicate_of_udp_receives_what_its_source_is_sent)
 {
 	SOCKET source = WSASocketA(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, 0);
 	struct sockaddr_in addr;
-	socklen_t len = sizeof(addr);
 	WSAPROTOCOL_INFOA info;
 	int type = 0;
 	socklen_t tlen = sizeof(type);
@@ -149,19 +169,13 @@ TEST(duplicate_of_udp_receives_what_its_source_is_sent)
 	EXPECT_EQ(IPPROTO_UDP, info.iProtocol);
 	EXPECT_EQ(AF_INET, info.iAddressFamily);
 	EXPECT_EQ(SOCK_DGRAM, info.iSocketType);
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, bind(source, (struct sockaddr *)&addr, sizeof(addr)));
-	ASSERT_EQ(0, getsockname(source, (struct sockaddr *)&addr, &len));
+	ASSERT_EQ(0, bind_port0(source, htonl(INADDR_LOOPBACK), &addr));
 	EXPECT_NE(0, addr.sin_port);
 	dup = WSASocketA(0, 0, 0, &info, 0, 0);
 	ASSERT_NE(INVALID_SOCKET, dup);
 	ASSERT_EQ(0, getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &tlen));
 	EXPECT_EQ(SOCK_DGRAM, type);
-	ASSERT_EQ(0, set_blocking(source, true));
-	ASSERT_EQ(5, sendto(source, "TEST", 5, 0, (struct sockaddr *)&addr, len));
-	ASSERT_EQ(5, sync_recv(dup, buf, 5, 0));
+	ASSERT_EQ(5, send_to_self_recv_on(source, &addr, dup, buf));
 	EXPECT_STREQ("TEST", buf);
 	closesocket(dup);
 	closesocket(source);
@@ -178,7 +192,6 @@ TEST(duplicate_made_before_udp_bind_shares_it_on_linux)
 {
 	SOCKET source = WSASocketA(AF_INET, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, 0);
 	struct sockaddr_in addr;
-	socklen_t len = sizeof(addr);
 	WSAPROTOCOL_INFOA info;
 	char buf[16];
 	SOCKET dup;
@@ -188,15 +201,9 @@ TEST(duplicate_made_before_udp_bind_shares_it_on_linux)
 	ASSERT_EQ(0, WSADuplicateSocketA(source, getpid(), &info));
 	dup = WSASocketA(0, 0, 0, &info, 0, 0);
 	ASSERT_NE(INVALID_SOCKET, dup);
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, bind(source, (struct sockaddr *)&addr, sizeof(addr)));
-	ASSERT_EQ(0, getsockname(source, (struct sockaddr *)&addr, &len));
-	ASSERT_EQ(0, set_blocking(source, true));
-	ASSERT_EQ(5, sendto(source, "TEST", 5, 0, (struct sockaddr *)&addr, len));
+	ASSERT_EQ(0, bind_port0(source, htonl(INADDR_LOOPBACK), &addr));
 	/* Windows: SOCKET_ERROR, WSAEINVAL. */
-	EXPECT_EQ(5, sync_recv(dup, buf, 5, 0));
+	EXPECT_EQ(5, send_to_self_recv_on(source, &addr, dup, buf));
 	closesocket(dup);
 	closesocket(source);
 }
