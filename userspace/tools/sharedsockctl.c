@@ -32,8 +32,8 @@ static int open_device(void)
 
 	if (fd >= 0)
 		return fd;
-	if (errno == ENOENT)
-		fprintf(stderr, "sharedsockctl: %s does not exist: the sharedsock module is not loaded (modprobe sharedsock)\n",
+	if (errno == ENOENT || errno == ENODEV)
+		fprintf(stderr, "sharedsockctl: %s: the sharedsock module is not loaded (modprobe sharedsock)\n",
 			SHAREDSOCK_DEVICE_PATH);
 	else
 		fprintf(stderr, "sharedsockctl: %s: %s\n", SHAREDSOCK_DEVICE_PATH,
