@@ -27,7 +27,7 @@ MAN_PAGES = $(wildcard Documentation/man/man*/*.[0-9])
 
 .PHONY: all module userspace selftests check check-kernels kernel-paths \
 	demo bench vm-shell sparse style install install-module \
-	install-userspace install-man uninstall dkms-install deb clean
+	install-system install-userspace install-man uninstall dkms-install deb clean
 
 all: module userspace selftests
 
@@ -104,13 +104,17 @@ style:
 # Everything under $(DESTDIR) when it is set (staging, as any user; the
 # module's index is made there with depmod -b), else onto the live system
 # (as root: depmod and ldconfig update the running system's indexes).
-install: install-module install-userspace install-man
+install: install-module install-system install-userspace install-man
 
 install-module:
 	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) W=1 modules
 	$(MAKE) -C $(INSTALL_KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
 		INSTALL_MOD_DIR=extra DEPMOD=true modules_install
 	depmod -b $(or $(DESTDIR),/) -a $(INSTALL_KREL)
+
+# The node's mode before and after the module loads (sharedsock.rst, "The
+# device"): a udev rule and a tmpfiles.d line.
+install-system:
 	install -D -m 644 userspace/system/60-sharedsock.rules \
 		$(DESTDIR)$(UDEVRULESDIR)/60-sharedsock.rules
 	install -D -m 644 userspace/system/sharedsock-tmpfiles.conf \

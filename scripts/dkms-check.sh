@@ -1,13 +1,15 @@
 #!/bin/bash
-# Check dkms.conf: "dkms build" of the module against each kernel of the
-# matrix (its own headers and toolchain), and a clean refusal of a kernel
-# older than the lowest supported one.  DKMS works in a private tree under
-# build/dkms: nothing is installed.  Prints TAP and "N passed, N failed".
+# Check the module's DKMS tree (scripts/dkms-source.sh: dkms.conf from
+# dkms.conf.in and the module's sources, nothing else): "dkms build"
+# against each kernel of the matrix (its own headers and toolchain), and a
+# clean refusal of a kernel older than the lowest supported one.  DKMS
+# works in a private tree under build/dkms: nothing is installed.  Prints
+# TAP and "N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$top/dkms.conf")
-version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
+name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$top/dkms.conf.in")
+version=$("$top/scripts/version.sh")
 passed=0 failed=0
 result() {	# result OK DESCRIPTION
 	if [ "$1" = 0 ]; then
@@ -19,13 +21,23 @@ result() {	# result OK DESCRIPTION
 	fi
 }
 
-# setup DIR: a DKMS source tree holding what dkms.conf needs, and no more
+# setup DIR: the DKMS source tree (scripts/dkms-source.sh) in DIR/source
 setup() {
-	local src=$1/source/$name-$version
 	rm -rf "$1"
-	mkdir -p "$src" "$1/tree"
-	(cd "$top" && cp -r --parents dkms.conf Kbuild module/*.[ch] uapi/linux/*.h "$src/")
+	mkdir -p "$1/tree"
+	"$top/scripts/dkms-source.sh" "$1/source/$name-$version"
 }
+
+# What DKMS is given (and copies into /usr/src): dkms.conf with the
+# project's version, Kbuild and the module's sources, and nothing else.
+src=$top/build/dkms/source-check
+setup "$src"
+src=$src/source/$name-$version
+other=$(cd "$src" && find . -type f ! -name dkms.conf ! -name Kbuild \
+	! -path './module/*.[ch]' ! -path './uapi/linux/*.h')
+grep -qx "PACKAGE_VERSION=\"$version\"" "$src/dkms.conf" && [ -z "$other" ] &&
+	[ "$(du -sk "$src" | cut -f1)" -lt 2048 ]
+result $? "the DKMS tree holds dkms.conf ($name $version), Kbuild and the module's sources only ($(find "$src" -type f | wc -l) files, $(du -sk "$src" | cut -f1) KB${other:+; also: $(echo $other)})"
 
 # dkms_build SERIES KVER: dkms add and build in SERIES's toolchain
 dkms_build() {
