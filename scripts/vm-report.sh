@@ -15,6 +15,7 @@ function result(ok, skip, line) {
 	else if (ok) passed++
 	else failed++
 }
+{ tail[NR % 30] = $0 }
 /^### RUN / { prog = $3; prog_failed = 0; next }
 /^### EXIT / {
 	if ($4 != 0 && !prog_failed)
@@ -69,6 +70,13 @@ END {
 		for (i = 1; i <= nreport; i++)
 			print "# " report[i]
 		print "# ---- end of report ----"
+	}
+	# A VM that did not finish: the end of its serial log shows where.
+	if (!done) {
+		print "# ---- the last lines of the serial log ----"
+		for (i = (NR > 30 ? NR - 29 : 1); i <= NR; i++)
+			print "# " tail[i % 30]
+		print "# ---- end of serial log ----"
 	}
 	printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
 	exit failed != 0
