@@ -22,6 +22,10 @@
  * the registration, which no longer sees the socket's calls, must still
  * go once the socket is closed, and LIST must not trip over it.
  *
+ * Hazard 8: a registration that took its queue before the queue's close
+ * and linked it after; held open on demand the same way, while the
+ * registration waits for the socket's lock.
+ *
  * Hazard 5: LIST allocated room for as many entries as the caller asked
  * for (up to 2^20) before it counted any: sixteen callers pinned hundreds
  * of megabytes.  It now copies out a small batch at a time.
@@ -129,7 +133,8 @@ struct call {
 	int fd, efd, ret, err;
 	int done;		/* an eventfd */
 	volatile pid_t tid;
-	enum { CALL_SEND, CALL_SELECT, CALL_CLOSE, CALL_SETSOCKOPT } what;
+	enum { CALL_SEND, CALL_SELECT, CALL_ASYNC_SELECT, CALL_CLOSE,
+	       CALL_SETSOCKOPT } what;
 	int level, name;
 	char *buf;
 	long len;
@@ -147,6 +152,9 @@ static void *call_main(void *arg)
 		break;
 	case CALL_SELECT:
 		c->ret = ss_event_select(c->fd, c->efd, SS_FD_READ);
+		break;
+	case CALL_ASYNC_SELECT:	/* efd: a queue */
+		c->ret = ss_async_select(c->fd, c->efd, 1, SS_FD_READ);
 		break;
 	case CALL_CLOSE:
 		c->ret = close(c->fd);
@@ -266,6 +274,83 @@ TEST(stalled_socket_lock_holds_up_no_other_socket)
 	close(c[0]);
 	close(c[1]);
 	close(efd);
+	close(h.uffd);
+	munmap(h.base, 2 * h.size);
+}
+
+/* messages_posted of the module's status, or -1. */
+static long long messages_posted(void)
+{
+	struct sharedsock_status st;
+	int dev = dev_open();
+	long long n = -1;
+
+	if (dev >= 0 && !dev_status(dev, &st))
+		n = st.messages_posted;
+	if (dev >= 0)
+		close(dev);
+	return n;
+}
+
+/*
+ * Hazard 8: a registration racing the close of its queue was linked to the
+ * queue after the close had cancelled the others, and posted into it
+ * forever.  The window is held open on demand: the registration has taken
+ * the queue (and let its descriptor go) and waits for the socket's lock,
+ * which a send stalled in its copy holds, while the queue is closed.  It
+ * must then be refused, and nothing may be posted for the socket.
+ */
+TEST(select_racing_its_queue_close_is_refused)
+{
+	struct call send_a = { .what = CALL_SEND };
+	struct call select_a = { .what = CALL_ASYNC_SELECT };
+	long long posted;
+	int a[2], queue, efd;
+	struct held_page h;
+
+	if (held_page_open(&h))
+		SKIP(return, "no userfaultfd (errno %d)", errno);
+	ASSERT_EQ(0, socket_pair(AF_INET, SOCK_STREAM, a));
+	queue = ss_queue_create(0);
+	ASSERT_GE(queue, 0);
+
+	/* A send on a[0] stalls in its copy, holding a[0]'s socket lock... */
+	send_a.fd = a[0];
+	send_a.buf = h.page;
+	send_a.len = h.size;
+	ASSERT_EQ(0, call_start(&send_a));
+	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+	/* ...which the first registration of a[0] waits for. */
+	select_a.fd = a[0];
+	select_a.efd = queue;
+	ASSERT_EQ(0, call_start(&select_a));
+	ASSERT_TRUE(call_blocked_within(&select_a, WAIT_MS));
+
+	/* The queue's last descriptor goes meanwhile: its file is closed. */
+	ASSERT_EQ(0, close(queue));
+	held_page_release(&h);
+	call_join(&send_a);
+	call_join(&select_a);
+	EXPECT_EQ(h.size, send_a.ret);
+	EXPECT_EQ(-1, select_a.ret);
+	EXPECT_EQ(EINVAL, select_a.err);
+
+	/* Nothing is posted for a[0] into the closed queue... */
+	ASSERT_EQ(h.size, recv(a[1], h.page, h.size, MSG_WAITALL));
+	posted = messages_posted();
+	ASSERT_GE(posted, 0);
+	ASSERT_EQ(1, send(a[1], "x", 1, 0));
+	ASSERT_TRUE(readable_within(a[0], WAIT_MS));
+	usleep(100 * 1000);
+	EXPECT_EQ(posted, messages_posted());
+	/* ...and the socket can be registered again. */
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_GE(efd, 0);
+	ASSERT_EQ(0, ss_event_select(a[0], efd, SS_FD_READ));
+	EXPECT_TRUE(readable_within(efd, WAIT_MS));
+	close(efd);
+	close(a[0]);
+	close(a[1]);
 	close(h.uffd);
 	munmap(h.base, 2 * h.size);
 }
