@@ -101,13 +101,6 @@ static void ss_attach_queue_proc(struct file *file, wait_queue_head_t *wqh,
 	p->queued = true;
 }
 
-static void ss_set_nonblock(struct file *file)
-{
-	spin_lock(&file->f_lock);
-	file->f_flags |= O_NONBLOCK;
-	spin_unlock(&file->f_lock);
-}
-
 /**
  * ss_attach_publish - register @sock with the registration in *@spare
  * @spare: allocated by the caller, taken (set to NULL) on success
@@ -155,7 +148,7 @@ struct ss_reg *ss_attach_publish(struct ss_reg **spare, struct socket *sock,
 		ss_ulp_set_reg(sock->sk, reg);
 	ihold(SOCK_INODE(sock));
 	__module_get(THIS_MODULE);
-	ss_set_nonblock(sock->file);
+	ss_file_set_nonblock(sock->file);
 	if (kind == SS_WATCH_UDP6 && !ss_escapable_regs++)
 		schedule_delayed_work(&ss_sweep_work, SS_SWEEP_PERIOD);
 	return reg;

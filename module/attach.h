@@ -6,6 +6,7 @@
 #ifndef _SHAREDSOCK_ATTACH_H
 #define _SHAREDSOCK_ATTACH_H
 
+#include <linux/fs.h>
 #include <linux/net.h>
 
 #include "reg.h"
@@ -25,6 +26,17 @@ struct ss_adopt;
  * lock held, the caller holds the file): watch.c's, given at init.
  */
 typedef int (*ss_prepare_fn)(struct socket *sock);
+
+/*
+ * A registered socket is non-blocking, as Winsock makes it: set by every
+ * registration and cancellation, and for a socket inheriting one.
+ */
+static inline void ss_file_set_nonblock(struct file *file)
+{
+	spin_lock(&file->f_lock);
+	file->f_flags |= O_NONBLOCK;
+	spin_unlock(&file->f_lock);
+}
 
 void ss_attach_init(ss_prepare_fn prepare);
 void ss_attach_exit(void);

@@ -61,13 +61,6 @@ struct ss_reg *ss_watch_reg(struct socket *sock)
 	return ss_reg_lookup(sock);
 }
 
-static void ss_set_nonblock(struct file *file)
-{
-	spin_lock(&file->f_lock);
-	file->f_flags |= O_NONBLOCK;
-	spin_unlock(&file->f_lock);
-}
-
 /* @sock's registration, published with *@spare if it has none. */
 static struct ss_reg *ss_watch_get(struct socket *sock, struct ss_reg **spare)
 {
@@ -125,7 +118,7 @@ int ss_watch_select(struct socket *sock, int sockfd,
 		err = PTR_ERR(reg);
 		goto out_unlock;
 	}
-	ss_set_nonblock(sock->file);
+	ss_file_set_nonblock(sock->file);
 	if (!reg)
 		goto out_unlock;
 
