@@ -208,6 +208,23 @@ static void call_join(struct call *c)
 	close(c->done);
 }
 
+/* @c, a send of @h's held page on @fd, started and stalled in its copy. */
+static bool send_stalled(struct call *c, int fd, struct held_page *h)
+{
+	c->fd = fd;
+	c->buf = h->page;
+	c->len = h->size;
+	return !call_start(c) && held_page_faulted(h, WAIT_MS);
+}
+
+/* @c (on @fd, with @efd) started, and blocked in its call. */
+static bool call_started_blocked(struct call *c, int fd, int efd)
+{
+	c->fd = fd;
+	c->efd = efd;
+	return !call_start(c) && call_blocked_within(c, WAIT_MS);
+}
+
 TEST(stalled_socket_lock_holds_up_no_other_socket)
 {
 	int a[2], b[2], c[2], efd;
@@ -227,17 +244,9 @@ TEST(stalled_socket_lock_holds_up_no_other_socket)
 	ASSERT_EQ(0, ss_event_select(b[0], efd, SS_FD_READ));
 
 	/* A send on a[0] stalls in its copy, holding a[0]'s socket lock. */
-	send_a.fd = a[0];
-	send_a.buf = h.page;
-	send_a.len = h.size;
-	ASSERT_EQ(0, call_start(&send_a));
-	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
-
+	ASSERT_TRUE(send_stalled(&send_a, a[0], &h));
 	/* A registration on a[0] waits for that lock... */
-	select_a.fd = a[0];
-	select_a.efd = efd;
-	ASSERT_EQ(0, call_start(&select_a));
-	ASSERT_TRUE(call_blocked_within(&select_a, WAIT_MS));
+	ASSERT_TRUE(call_started_blocked(&select_a, a[0], efd));
 
 	/* ...and holds up nobody else. */
 	close_b.fd = b[0];
@@ -315,16 +324,9 @@ TEST(select_racing_its_queue_close_is_refused)
 	ASSERT_GE(queue, 0);
 
 	/* A send on a[0] stalls in its copy, holding a[0]'s socket lock... */
-	send_a.fd = a[0];
-	send_a.buf = h.page;
-	send_a.len = h.size;
-	ASSERT_EQ(0, call_start(&send_a));
-	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+	ASSERT_TRUE(send_stalled(&send_a, a[0], &h));
 	/* ...which the first registration of a[0] waits for. */
-	select_a.fd = a[0];
-	select_a.efd = queue;
-	ASSERT_EQ(0, call_start(&select_a));
-	ASSERT_TRUE(call_blocked_within(&select_a, WAIT_MS));
+	ASSERT_TRUE(call_started_blocked(&select_a, a[0], queue));
 
 	/* The queue's last descriptor goes meanwhile: its file is closed. */
 	ASSERT_EQ(0, close(queue));
