@@ -4,20 +4,43 @@
  * each registered once (ss_event_select, one eventfd); the growth of the
  * sharedsock_reg cache in /proc/slabinfo gives the bytes per registration
  * (mem.reg.*), STATUS checks the count before, during and after, and the
- * registering and closing calls are timed (reg.select, reg.close).
+ * registering, listing and closing calls are timed (reg.select, reg.list,
+ * reg.close).
  */
 #include "harness.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 
 struct mem_ctx {
 	long k;			/* registrations */
 	int *socks;
 	int evfd, dev;
-	int r_slab, r_obj, r_size, r_sel, r_close;
+	int r_slab, r_obj, r_size, r_sel, r_close, r_list;
 };
+
+/*
+ * One LIST of every registration (the caller's: all of them here), which
+ * the module copies out a batch at a time: ns per registration listed.
+ */
+static int mem_list(const struct mem_ctx *c, double *ns)
+{
+	struct sharedsock_reg_entry *e = calloc((size_t)c->k + 64, sizeof(*e));
+	struct sharedsock_list args = {
+		.size = sizeof(args), .kind = SHAREDSOCK_LIST_REGISTRATIONS,
+		.count = (uint32_t)c->k + 64, .entries = (uintptr_t)e,
+	};
+	uint64_t t0 = now_ns();
+	int n = e ? ioctl(c->dev, SHAREDSOCK_IOC_LIST, &args) : -1;
+
+	*ns = (double)(now_ns() - t0) / (double)c->k;
+	free(e);
+	if (n < c->k)
+		return fail("LIST: %d of %ld registrations", n, c->k);
+	return 0;
+}
 
 /* As many registrations as asked for, or as RLIMIT_NOFILE allows. */
 static long mem_count(void)
@@ -73,6 +96,7 @@ static int mem_run(const struct mem_ctx *c, int r)
 	struct sharedsock_status st[3];
 	struct slab s0, s1;
 	uint64_t t0, t1, t2;
+	double list_ns;
 
 	for (long i = 0; i < c->k; i++) {
 		c->socks[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -94,6 +118,9 @@ static int mem_run(const struct mem_ctx *c, int r)
 	if ((slab_read("sharedsock_reg", &s1) && !access("/proc/slabinfo", R_OK)) ||
 	    dev_status(c->dev, &st[1]))
 		return fail("slabinfo / STATUS");
+	if (mem_list(c, &list_ns))
+		return -1;
+	row_add(c->r_list, list_ns);
 	for (long i = 0; i < c->k; i++)
 		close(c->socks[i]);
 	t2 = now_ns();
@@ -125,6 +152,7 @@ int phase_memory(void)
 	c.r_size = row_new("mem.reg.objsize", "  sharedsock_reg object size", "bytes");
 	c.r_sel = row_new("reg.select", "first ss_event_select of a UDP socket", "ns/op");
 	c.r_close = row_new("reg.close", "close of a registered UDP socket", "ns/op");
+	c.r_list = row_new("reg.list", "LIST of every registration, per entry", "ns/entry");
 	for (int r = 0; r < opt.runs; r++)
 		if (mem_run(&c, r))
 			return -1;

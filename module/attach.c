@@ -226,16 +226,17 @@ void ss_attach_closed(struct ss_reg *reg, struct ss_sink *old)
  */
 static void ss_attach_sweep(struct work_struct *work)
 {
+	struct ss_regs_cursor cursor;
 	unsigned int budget;
 	struct ss_sink old;
 	struct ss_reg *reg;
-	bool begun = false, more;
-	u32 cursor = 0;
+	bool more;
 
+	ss_regs_cursor_open(&cursor);
 	do {
 		budget = SS_SWEEP_BATCH;
 		mutex_lock(&ss_reg_mutex);
-		reg = ss_regs_next_dead(&cursor, &begun, &budget);
+		reg = ss_regs_next_dead(&cursor, &budget);
 		if (reg)
 			ss_attach_unlink(reg, NULL, &old);
 		more = reg || !budget;
@@ -246,6 +247,7 @@ static void ss_attach_sweep(struct work_struct *work)
 			ss_attach_finish(reg, &old);
 		cond_resched();
 	} while (more);
+	ss_regs_cursor_close(&cursor);
 }
 
 /* --- Inheritance --- */

@@ -59,7 +59,6 @@ struct ss_sink {
  * @hnode:      in the table of registrations by socket, under ss_reg_mutex
  *              (looked up under RCU)
  * @node:       on the list of all registrations, under ss_reg_mutex
- * @list_seq:   its place in that list, for LIST to go on from (reg.c)
  * @queue_link: on @sink.queue's registration list, under ss_reg_mutex
  * @registrant: process that made the current registration (a reference),
  *              and @registrant_uid its user; under ss_reg_mutex
@@ -100,7 +99,6 @@ struct ss_reg {
 	u8 kind;
 	u8 family;
 	bool waiting;
-	u32 list_seq;			/* under ss_reg_mutex: fills a hole */
 	struct work_struct signal_work;
 
 	struct ss_qentry qe;
@@ -122,7 +120,25 @@ void ss_reg_free_rcu(struct ss_reg *reg);
 struct ss_reg *ss_reg_lookup(const struct socket *sock);
 int ss_reg_link(struct ss_reg *reg);
 void ss_reg_unlink(struct ss_reg *reg);
-struct ss_reg *ss_regs_next_dead(u32 *cursor, bool *begun,
+
+/**
+ * struct ss_regs_cursor - a place in the list of registrations
+ * @link: on the list of cursors in use, under ss_reg_mutex
+ * @pos:  the last registration passed, or NULL before the first
+ *
+ * A walk over the list (the sweep, LIST) drops ss_reg_mutex between its
+ * steps.  A registration unlinked meanwhile moves the cursors standing on
+ * it back to the one before it, so every step goes on where the last one
+ * stopped, at no cost for the registrations already passed.
+ */
+struct ss_regs_cursor {
+	struct list_head link;
+	struct ss_reg *pos;
+};
+
+void ss_regs_cursor_open(struct ss_regs_cursor *c);
+void ss_regs_cursor_close(struct ss_regs_cursor *c);
+struct ss_reg *ss_regs_next_dead(struct ss_regs_cursor *c,
 				 unsigned int *budget);
 u32 ss_regs_count(void);
 int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
@@ -135,6 +151,7 @@ void ss_reg_event(struct ss_reg *reg, struct sock *sk, __poll_t key);
 void ss_reg_check(struct ss_reg *reg, u32 which, u32 rearm);
 void ss_reg_called(struct ss_reg *reg, unsigned int calls);
 void ss_reg_received(struct ss_reg *reg, bool oob, bool fault);
+void ss_reg_bound(struct ss_reg *reg);
 void ss_reg_connect_start(struct ss_reg *reg);
 void ss_reg_connect_end(struct ss_reg *reg, enum ss_connect_end end, int err);
 void ss_reg_local_shutdown(struct ss_reg *reg, u8 how);

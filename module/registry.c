@@ -18,7 +18,7 @@
 DEFINE_MUTEX(ss_reg_mutex);
 static LIST_HEAD(ss_regs);
 static u32 ss_regs_nr;		/* on ss_regs, under ss_reg_mutex */
-static u32 ss_regs_seq;		/* the last list_seq given, likewise */
+static LIST_HEAD(ss_regs_cursors);	/* in use, likewise */
 static struct kmem_cache *ss_reg_cache;
 
 /*
@@ -96,7 +96,6 @@ int ss_reg_link(struct ss_reg *reg)
 		flush_work(&ss_regs_by_sock.run_work);
 	if (err)
 		return err;
-	reg->list_seq = ++ss_regs_seq;
 	list_add_tail(&reg->node, &ss_regs);
 	ss_regs_nr++;
 	ss_stat_add(SS_STAT_REGS_CREATED, 1);
@@ -105,7 +104,13 @@ int ss_reg_link(struct ss_reg *reg)
 
 void ss_reg_unlink(struct ss_reg *reg)
 {
+	struct ss_regs_cursor *c;
+
 	lockdep_assert_held(&ss_reg_mutex);
+	list_for_each_entry(c, &ss_regs_cursors, link)
+		if (c->pos == reg)
+			c->pos = list_is_first(&reg->node, &ss_regs) ? NULL :
+				 list_prev_entry(reg, node);
 	rhashtable_remove_fast(&ss_regs_by_sock, &reg->hnode,
 			       ss_regs_by_sock_params);
 	list_del(&reg->node);
@@ -118,29 +123,50 @@ static bool ss_reg_is_dead(const struct ss_reg *reg)
 	return !READ_ONCE(reg->sock->file);
 }
 
+/* A cursor in use, from before the first registration. */
+void ss_regs_cursor_open(struct ss_regs_cursor *c)
+{
+	c->pos = NULL;
+	mutex_lock(&ss_reg_mutex);
+	list_add(&c->link, &ss_regs_cursors);
+	mutex_unlock(&ss_reg_mutex);
+}
+
+void ss_regs_cursor_close(struct ss_regs_cursor *c)
+{
+	mutex_lock(&ss_reg_mutex);
+	list_del(&c->link);
+	mutex_unlock(&ss_reg_mutex);
+}
+
+/* The registration after @c's place, or NULL; under ss_reg_mutex. */
+static struct ss_reg *ss_regs_after(const struct ss_regs_cursor *c)
+{
+	const struct list_head *prev = c->pos ? &c->pos->node : &ss_regs;
+
+	return list_is_last(prev, &ss_regs) ? NULL :
+	       list_entry(prev->next, struct ss_reg, node);
+}
+
 /**
  * ss_regs_next_dead - the next registration whose socket is gone
- * @cursor: list_seq to go on after, if @begun; both updated
- * @begun:  whether @cursor is set
+ * @c:      where to go on from; moved past what is looked at
  * @budget: registrations it may still look at; updated
  *
  * Under ss_reg_mutex.  Return: a registration that is still linked, or
  * NULL at the end of the list (@budget left) or of @budget (0).
  */
-struct ss_reg *ss_regs_next_dead(u32 *cursor, bool *begun,
+struct ss_reg *ss_regs_next_dead(struct ss_regs_cursor *c,
 				 unsigned int *budget)
 {
 	struct ss_reg *reg;
 
 	lockdep_assert_held(&ss_reg_mutex);
-	list_for_each_entry(reg, &ss_regs, node) {
-		if (*begun && (s32)(reg->list_seq - *cursor) <= 0)
-			continue;
+	while ((reg = ss_regs_after(c))) {
 		if (!*budget)
 			return NULL;
 		(*budget)--;
-		*cursor = reg->list_seq;
-		*begun = true;
+		c->pos = reg;
 		if (ss_reg_is_dead(reg))
 			return reg;
 	}
@@ -186,16 +212,14 @@ static void ss_reg_list_one(struct ss_reg *reg,
 /**
  * struct ss_reg_lister - a listing of registrations in progress
  * @base:  the listing (lister.c)
- * @last:  list_seq of the last registration looked at
- * @begun: @last is set
+ * @cursor: the last registration looked at
  * @all:   the caller sees every user's registrations
  * @uid:   else only those of this user
  * @ns:    pid namespace to give pids in
  */
 struct ss_reg_lister {
 	struct ss_lister base;
-	u32 last;
-	bool begun;
+	struct ss_regs_cursor cursor;
 	bool all;
 	kuid_t uid;
 	struct pid_namespace *ns;
@@ -203,8 +227,7 @@ struct ss_reg_lister {
 
 /*
  * One hold of ss_reg_mutex: list on after the last registration looked
- * at.  The list is in the order of list_seq, which only grows (modulo
- * 2^32).  Returns true at its end.
+ * at.  Returns true at the end of the list.
  */
 static bool ss_regs_list_step(struct ss_lister *base, void *arg)
 {
@@ -214,20 +237,17 @@ static bool ss_regs_list_step(struct ss_lister *base, void *arg)
 	bool stop, done = true;
 
 	mutex_lock(&ss_reg_mutex);
-	list_for_each_entry(reg, &ss_regs, node) {
+	while ((reg = ss_regs_after(&l->cursor))) {
 		/* A released socket's (attach.c) is not listed. */
 		bool visible = !ss_reg_is_dead(reg) &&
 			       (l->all || uid_eq(reg->registrant_uid, l->uid));
 
-		if (l->begun && (s32)(reg->list_seq - l->last) <= 0)
-			continue;
 		e = ss_list_slot(base, visible, &stop);
 		if (stop) {
 			done = false;
 			break;
 		}
-		l->last = reg->list_seq;
-		l->begun = true;
+		l->cursor.pos = reg;
 		if (e)
 			ss_reg_list_one(reg, e, l->ns);
 	}
@@ -252,9 +272,13 @@ int ss_regs_list(struct sharedsock_reg_entry __user *uentries, u32 room,
 		.uid = current_uid(),
 		.ns = task_active_pid_ns(current),
 	};
+	int ret;
 
-	return ss_list_run(&l.base, uentries, room, ss_regs_list_step, NULL,
-			   total);
+	ss_regs_cursor_open(&l.cursor);
+	ret = ss_list_run(&l.base, uentries, room, ss_regs_list_step, NULL,
+			  total);
+	ss_regs_cursor_close(&l.cursor);
+	return ret;
 }
 
 int ss_regs_init(void)

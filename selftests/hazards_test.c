@@ -525,6 +525,94 @@ static int register_during_setsockopt(struct __test_metadata *_metadata,
 	return ret;
 }
 
+#define CURSOR_SOCKS	100
+
+/* The index in @inos (of @n) of @ino, or -1. */
+static int ino_index(const unsigned long long *inos, int n, unsigned long long ino)
+{
+	for (int i = 0; i < n; i++)
+		if (inos[i] == ino)
+			return i;
+	return -1;
+}
+
+/*
+ * Hazard 5, its other half: LIST drops the registrations' lock between its
+ * batches.  Held in the copy of its second batch (userfaultfd), with its
+ * place on the last registration that batch took, the registrations at and
+ * around that place and some further on go; released, it must go on right
+ * after its place -- with what is still there, once each -- and not from
+ * the start of the list, nor from a registration that is gone.
+ */
+TEST(list_goes_on_past_registrations_gone_between_batches)
+{
+	unsigned long long inos[CURSOR_SOCKS], listed[2 * CURSOR_SOCKS];
+	struct sharedsock_reg_entry *entries;
+	int s[CURSOR_SOCKS], efd, i, ms;
+	pthread_t thread;
+	struct held_page h;
+	struct lister l;
+	struct stat st;
+
+	if (held_page_open(&h))
+		SKIP(return, "no userfaultfd (errno %d)", errno);
+	l.dev = dev_open();
+	ASSERT_GE(l.dev, 0);
+	/* The suite's other registrations are gone (a UDP6 one at the sweep). */
+	for (ms = 3000; registration_inos(l.dev, listed, 1) != 0 && ms > 0; ms -= 50)
+		usleep(50 * 1000);
+	if (ms <= 0)
+		SKIP(return, "other registrations exist");
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_GE(efd, 0);
+	for (i = 0; i < CURSOR_SOCKS; i++) {
+		s[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		ASSERT_GE(s[i], 0);
+		ASSERT_EQ(0, ss_event_select(s[i], efd, SS_FD_READ));
+		ASSERT_EQ(0, fstat(s[i], &st));
+		inos[i] = st.st_ino;
+	}
+
+	/* The first batch (32 entries) on the ordinary page, the rest held. */
+	entries = (void *)(h.page - 32 * sizeof(*entries));
+	l.args = (struct sharedsock_list){
+		.size = sizeof(l.args),
+		.kind = SHAREDSOCK_LIST_REGISTRATIONS,
+		.count = 2 * CURSOR_SOCKS,
+		.entries = (uintptr_t)entries,
+	};
+	ASSERT_EQ(0, pthread_create(&thread, NULL, lister_main, &l));
+	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+	/* Its place is s[63], the last of the second batch: s[62..64] go, and
+	 * s[80..89] further on.
+	 */
+	for (i = 62; i <= 64; i++)
+		close(s[i]);
+	for (i = 80; i < 90; i++)
+		close(s[i]);
+	held_page_release(&h);
+	pthread_join(thread, NULL);
+
+	/* s[0..63] as they were taken, then s[65..79] and s[90..99]. */
+	ASSERT_EQ(64 + 15 + 10, l.ret);
+	for (i = 0; i < l.ret; i++)
+		listed[i] = entries[i].socket_ino;
+	for (i = 0; i < CURSOR_SOCKS; i++) {
+		int at = ino_index(listed, l.ret, inos[i]);
+		bool gone = i == 64 || (i >= 80 && i < 90);
+
+		EXPECT_EQ(gone ? -1 : (i < 80 ? i - (i > 64) : i - 11), at)
+			TH_LOG("s[%d]", i);
+	}
+	for (i = 0; i < CURSOR_SOCKS; i++)
+		if (i < 62 || (i > 64 && (i < 80 || i >= 90)))
+			close(s[i]);
+	close(efd);
+	close(l.dev);
+	close(h.uffd);
+	munmap(h.base, 2 * h.size);
+}
+
 TEST(tls_set_in_flight_at_registration_is_refused)
 {
 	int probe[2], a[2], err, ret;
