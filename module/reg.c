@@ -230,6 +230,12 @@ void ss_reg_received(struct ss_reg *reg, bool oob, bool fault)
 		ss_reg_called(reg, SS_CALL_RECV);
 }
 
+/* The socket was bound: a datagram socket's FD_WRITE may hold now. */
+void ss_reg_bound(struct ss_reg *reg)
+{
+	ss_reg_check(reg, SS_FD(WRITE), 0);
+}
+
 void ss_reg_connect_start(struct ss_reg *reg)
 {
 	unsigned long flags;
@@ -348,7 +354,7 @@ void ss_reg_inherit_sink(struct ss_reg *child, struct ss_reg *parent, int fd)
 	spin_lock_nested(&child->lock, SINGLE_DEPTH_NESTING);
 	ss_sink_dup(&child->sink, &parent->sink);
 	child->st.mask = parent->st.mask;
-	child->st.queue = parent->st.queue;
+	WRITE_ONCE(child->st.queue, parent->st.queue);
 	child->qe.msg = parent->qe.msg;
 	child->qe.sockfd = fd;
 	spin_unlock(&child->lock);

@@ -242,11 +242,16 @@ static u32 ss_close_event(struct ss_rstate *st, const struct ss_obs *obs,
 	return SS_FD(CLOSE);
 }
 
-/* A connect() in progress finished: FD_CONNECT (and FD_WRITE on success). */
+/*
+ * A connect() in progress finished: FD_CONNECT (and FD_WRITE on success).
+ * Only a stream socket's ends with a wake-up; a datagram socket's connect()
+ * ends as the call returns (ss_rules_connect_end()), and a wake-up meanwhile
+ * -- a datagram arriving at the port it is bound to -- says nothing of it.
+ */
 static u32 ss_connect_event(struct ss_rstate *st, const struct ss_obs *obs,
 			    struct ss_errs *errs)
 {
-	if (!st->connecting)
+	if (!st->connecting || !st->stream)
 		return 0;
 	if (obs->established) {
 		st->connecting = false;
@@ -346,6 +351,9 @@ u32 ss_rules_connect_end(struct ss_rstate *st, enum ss_connect_end end,
 			return SS_FD(WRITE);
 		return SS_FD(CONNECT) | SS_FD(WRITE);
 	case SS_CONNECT_FAILED:
+		/* A datagram socket's failure is the call's error alone. */
+		if (!st->stream)
+			return 0;
 		errs->err[SS_ERR_CONNECT] = err;
 		return SS_FD(CONNECT);
 	default:
@@ -377,7 +385,7 @@ u32 ss_rules_select(struct ss_rstate *st, u32 mask, bool queue)
 	u32 rearm;
 
 	st->mask = mask;
-	st->queue = queue;
+	WRITE_ONCE(st->queue, queue);
 	if (queue) {
 		st->armed |= ss_rules_derived.reposted;
 		st->edge = 0;

@@ -196,6 +196,24 @@ static void ss_prot_shutdown(struct sock *sk, int how)
 }
 
 /*
+ * A UDP socket bound, by bind() or by the first send or connect() of an
+ * unbound one: FD_WRITE, which an unbound datagram socket does not report
+ * in event mode, is looked at again (Windows reports it once bound).
+ */
+static int ss_prot_get_port(struct sock *sk, unsigned short snum)
+{
+	int ret = ss_base(sk)->get_port(sk, snum);
+	struct ss_reg *reg;
+
+	if (!ret) {
+		reg = ss_prot_reg(sk);
+		if (reg)
+			ss_reg_bound(reg);
+	}
+	return ret;
+}
+
+/*
  * A registered listener's accept: re-enables FD_ACCEPT, and the socket it
  * gives inherits the registration once userspace has it (attach.c).  The
  * registration's memory is taken first, and without it the accept fails
@@ -304,6 +322,9 @@ static void ss_prot_wrap(void *copy, const void *orig)
 		prot->shutdown = ss_prot_shutdown;
 	if (base->connect)
 		prot->connect = ss_prot_connect;
+	/* UDP, UDPv6 (and UDP-Lite): TCP's binds need no look. */
+	if (base->get_port && !strncmp(base->name, "UDP", 3))
+		prot->get_port = ss_prot_get_port;
 }
 
 /*

@@ -459,6 +459,31 @@ TEST_F(conn, connect_udp)
 }
 
 /*
+ * Not one of Windows' blocks, the case between the two above: an unbound
+ * UDP socket registered, then bound.  Windows reports FD_WRITE once the
+ * socket is bound (event mode; message mode posted it at registration).
+ * An application that binds after registering and waits for FD_WRITE
+ * before its first send must get it.
+ */
+TEST_F(conn, bind_udp_after_registration)
+{
+	struct sockaddr_in addr = loopback_port0();
+	SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+
+	ASSERT_NE(INVALID_SOCKET, s);
+	SELECT(s, NO_CLOSE);
+	if (BY_MSG)
+		EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
+	EXPECT_NO_EVENTS(&self->r);
+
+	ASSERT_EQ(0, bind(s, (struct sockaddr *)&addr, sizeof(addr)));
+	if (!BY_MSG)
+		EXPECT_EVENTS(&self->r, FD_WRITE, 0, 0);
+	EXPECT_NO_EVENTS(&self->r);
+	closesocket(s);
+}
+
+/*
  * test_write_events, the first block (no comment): an accepted socket
  * reports FD_WRITE once; re-selecting re-posts it in message mode only; a
  * send that fits and the peer's reading it report nothing.  Then the part

@@ -444,6 +444,32 @@ TEST(datagram_connect_reports_write_alone_in_message_mode)
 	EXPECT_TRUE(st.armed & WRITE);
 }
 
+TEST(datagram_connect_ends_with_the_call_alone)
+{
+	struct ss_obs obs = { .established = true, .readable = true };
+	struct ss_rstate st;
+	struct ss_errs errs = {};
+
+	/* A datagram arriving while connect() runs reports no connection... */
+	ss_rules_init(&st, false, false, false);
+	ss_rules_select(&st, READ | WRITE | CONNECT, false);
+	ss_rules_connect_start(&st);
+	EXPECT_EQ(READ, ss_rules_on_wake(&st, &obs, SS_WAKE_IN, &errs));
+	EXPECT_EQ(0, errs.err[SS_ERR_CONNECT]);
+	/* ...and the failure the call returns is not reported again. */
+	EXPECT_EQ(0, ss_rules_connect_end(&st, SS_CONNECT_FAILED, ENETUNREACH,
+					  &errs));
+	EXPECT_EQ(0, errs.err[SS_ERR_CONNECT]);
+	EXPECT_FALSE(st.connecting);
+	/* A stream socket's failure is FD_CONNECT with its error. */
+	ss_rules_init(&st, true, false, false);
+	ss_rules_select(&st, CONNECT, false);
+	ss_rules_connect_start(&st);
+	EXPECT_EQ(CONNECT, ss_rules_connect_end(&st, SS_CONNECT_FAILED,
+						ENETUNREACH, &errs));
+	EXPECT_EQ(ENETUNREACH, errs.err[SS_ERR_CONNECT]);
+}
+
 TEST(pure_wakeup_with_nothing_armed_is_a_noop)
 {
 	struct ss_rstate st = connected_stream();

@@ -4,5 +4,6 @@
 #define SHAREDSOCK_KSHIM_COMPILER_H
 
 #define READ_ONCE(x)	(*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v)	(*(volatile __typeof__(x) *)&(x) = (v))
 
 #endif
