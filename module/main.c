@@ -48,9 +48,11 @@ static int __init ss_init(void)
 	if (err)
 		goto err_regs;
 	ss_watch_init();
+	/* Last: it can fail, and nothing after it does. */
 	err = ss_device_init();
 	if (err)
 		goto err_ulp;
+	ss_ulp_enable();
 	return 0;
 
 err_ulp:

@@ -35,13 +35,31 @@
 #define SS_ULP_NAME	"sharedsock"
 
 /*
+ * Set once the module has loaded whole (ss_ulp_enable()).  A module still
+ * loading can already be entered -- try_module_get() succeeds while it
+ * comes up -- and is freed if a later step of its init fails: the ULP,
+ * which any process can set on a TCP socket, takes no socket before.
+ */
+static bool ss_ulp_live;
+
+void ss_ulp_enable(void)
+{
+	/* Pairs with ss_ulp_init(): all the init did is seen there. */
+	smp_store_release(&ss_ulp_live, true);
+}
+
+/*
  * Under the socket's lock (do_tcp_setsockopt()): the module's struct proto
  * (skprot.c), and its sock callbacks (sockcb.c), as kTLS installs its own.
  */
 static int ss_ulp_init(struct sock *sk)
 {
-	int err = ss_prot_install(sk);
+	int err;
 
+	/* Pairs with ss_ulp_enable(). */
+	if (!smp_load_acquire(&ss_ulp_live))
+		return -EAGAIN;
+	err = ss_prot_install(sk);
 	if (!err)
 		ss_sockcb_hook(sk);
 	return err;

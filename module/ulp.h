@@ -28,6 +28,7 @@ static inline void ss_ulp_set_reg(struct sock *sk, struct ss_reg *reg)
 }
 
 int ss_ulp_init_module(void);
+void ss_ulp_enable(void);
 void ss_ulp_exit(void);
 bool ss_ulp_is_ours(struct sock *sk);
 int ss_ulp_attach(struct socket *sock);

@@ -113,6 +113,11 @@ int ss_watch_select(struct socket *sock, int sockfd,
 	}
 
 	mutex_lock(&ss_reg_mutex);
+	/* Refused before a first registration is published for nothing. */
+	if (sink.kind == SS_SINK_QUEUE && ss_queue_closed(sink.queue)) {
+		err = -EINVAL;
+		goto out_unlock;
+	}
 	reg = args->events ? ss_watch_get(sock, &spare) : ss_reg_lookup(sock);
 	if (IS_ERR(reg)) {
 		err = PTR_ERR(reg);
