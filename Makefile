@@ -14,7 +14,7 @@ DESTDIR ?=
 MANDIR ?= $(PREFIX)/share/man
 # udev and systemd read only their own directories, whatever PREFIX is.
 UDEVRULESDIR ?= /usr/lib/udev/rules.d
-TMPFILESDIR ?= /usr/lib/tmpfiles.d
+MODULESLOADDIR ?= /usr/lib/modules-load.d
 LINUX_SOURCE ?= /usr/src/linux-source-6.1.tar.xz
 export KERNEL PREFIX DESTDIR LINUX_SOURCE
 
@@ -112,13 +112,13 @@ install-module:
 		INSTALL_MOD_DIR=extra DEPMOD=true modules_install
 	depmod -b $(or $(DESTDIR),/) -a $(INSTALL_KREL)
 
-# The node's mode before and after the module loads (sharedsock.rst, "The
-# device"): a udev rule and a tmpfiles.d line.
+# The module loaded at boot, and the node's mode (sharedsock.rst, "The
+# device"): a modules-load.d entry and a udev rule.
 install-system:
 	install -D -m 644 userspace/system/60-sharedsock.rules \
 		$(DESTDIR)$(UDEVRULESDIR)/60-sharedsock.rules
-	install -D -m 644 userspace/system/sharedsock-tmpfiles.conf \
-		$(DESTDIR)$(TMPFILESDIR)/sharedsock.conf
+	install -D -m 644 userspace/system/sharedsock-modules-load.conf \
+		$(DESTDIR)$(MODULESLOADDIR)/sharedsock.conf
 
 install-userspace:
 	$(MAKE) -C userspace install
@@ -137,7 +137,7 @@ install-man:
 uninstall:
 	rm -f $(DESTDIR)/lib/modules/$(INSTALL_KREL)/extra/sharedsock.ko \
 		$(DESTDIR)$(UDEVRULESDIR)/60-sharedsock.rules \
-		$(DESTDIR)$(TMPFILESDIR)/sharedsock.conf
+		$(DESTDIR)$(MODULESLOADDIR)/sharedsock.conf
 	-[ ! -d $(DESTDIR)/lib/modules/$(INSTALL_KREL) ] || \
 		depmod -b $(or $(DESTDIR),/) -a $(INSTALL_KREL)
 	$(MAKE) -C userspace uninstall
