@@ -21,8 +21,9 @@ export KERNEL PREFIX DESTDIR LINUX_SOURCE
 # make install builds for the running kernel, or for KDIR when given; the
 # module goes to $(DESTDIR)/lib/modules/<its release>/extra.
 INSTALL_KDIR = $(or $(KDIR),/lib/modules/$(shell uname -r)/build)
-INSTALL_KREL = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
-	$(INSTALL_KDIR)/include/generated/utsrelease.h)
+# Its release: the headers', or (uninstall without headers) the running one.
+INSTALL_KREL = $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(INSTALL_KDIR)/include/generated/utsrelease.h 2>/dev/null),$(shell uname -r))
 MAN_PAGES = $(wildcard Documentation/man/man*/*.[0-9])
 
 .PHONY: all module userspace selftests check check-kernels kernel-paths \
