@@ -36,10 +36,44 @@ static struct kmem_cache *ss_token_cache;
 static struct rhashtable ss_tokens;	/* lookups and changes under sharedsock_lock */
 static u64 ss_last_id;			/* under sharedsock_lock */
 
+/**
+ * struct ss_token_lister - a listing of tokens in progress
+ * @base:  the listing (lister.c)
+ * @link:  on ss_token_listers while the listing runs, under sharedsock_lock
+ * @pos:   the target being listed (see ss_target_next())
+ * @at:    the last token of that target looked at, NULL for none; a token
+ *         that goes moves the listers standing on it back to the one
+ *         before it (ss_token_unlink()), so each hold goes on in O(1)
+ * @all:   the caller sees every user's tokens
+ * @uid:   else only those of this user
+ * @ns:    pid namespace to give pids in
+ * @now:   jiffies at the current hold
+ */
+struct ss_token_lister {
+	struct ss_lister base;
+	struct list_head link;
+	struct ss_target_pos pos;
+	struct ss_token *at;
+	bool all;
+	kuid_t uid;
+	struct pid_namespace *ns;
+	unsigned long now;
+};
+
+/* The listings running, under sharedsock_lock. */
+static LIST_HEAD(ss_token_listers);
+
 /* Remove a token from the table, its target and its user's count. */
 void ss_token_unlink(struct ss_token *tok)
 {
+	struct ss_token_lister *l;
+
 	lockdep_assert_held(&sharedsock_lock);
+	list_for_each_entry(l, &ss_token_listers, link)
+		if (l->at == tok)
+			l->at = list_is_first(&tok->target_link,
+					      &tok->target->tokens) ? NULL :
+				list_prev_entry(tok, target_link);
 	rhashtable_remove_fast(&ss_tokens, &tok->node, ss_token_params);
 	list_del(&tok->target_link);
 	tok->target = NULL;
@@ -421,26 +455,6 @@ u32 ss_tokens_pending(void)
 	return atomic_read(&ss_tokens.nelems);
 }
 
-/**
- * struct ss_token_lister - a listing of tokens in progress
- * @base:  the listing (lister.c)
- * @pos:   the target being listed (see ss_target_next())
- * @last:  id of the last token of that target looked at, 0 for none
- * @all:   the caller sees every user's tokens
- * @uid:   else only those of this user
- * @ns:    pid namespace to give pids in
- * @now:   jiffies at the current hold
- */
-struct ss_token_lister {
-	struct ss_lister base;
-	struct ss_target_pos pos;
-	u64 last;
-	bool all;
-	kuid_t uid;
-	struct pid_namespace *ns;
-	unsigned long now;
-};
-
 static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l,
 			      struct sharedsock_token_entry *e)
 {
@@ -461,25 +475,6 @@ static void ss_token_list_one(struct ss_token *tok, struct ss_token_lister *l,
 }
 
 /*
- * The first token of @tgt after id @last: a target's tokens are in the
- * order of their ids, which only grow.  The last one listed is found
- * through the table, unless it went meanwhile.
- */
-static struct ss_token *ss_token_after(struct ss_target *tgt, u64 last)
-{
-	struct ss_token *tok = NULL;
-
-	if (last)
-		tok = rhashtable_lookup_fast(&ss_tokens, &last, ss_token_params);
-	if (tok && tok->target == tgt)
-		return list_next_entry(tok, target_link);
-	list_for_each_entry(tok, &tgt->tokens, target_link)
-		if (tok->id > last)
-			break;
-	return tok;
-}
-
-/*
  * One hold of sharedsock_lock: list on from where @l stands.  Returns true
  * when every target has been listed.
  */
@@ -497,16 +492,18 @@ static bool ss_tokens_list_step(struct ss_lister *base, void *arg)
 	tgt = ss_target_at(&l->pos);
 	if (!tgt) {
 		tgt = ss_target_next(&l->pos);
-		l->last = 0;
+		l->at = NULL;
 	}
-	for (; tgt; tgt = ss_target_next(&l->pos), l->last = 0) {
-		tok = ss_token_after(tgt, l->last);
+	for (; tgt; tgt = ss_target_next(&l->pos), l->at = NULL) {
+		tok = l->at ? list_next_entry(l->at, target_link) :
+			      list_first_entry(&tgt->tokens, struct ss_token,
+					       target_link);
 		list_for_each_entry_from(tok, &tgt->tokens, target_link) {
 			e = ss_list_slot(base, l->all ||
 					 uid_eq(tok->owner->uid, l->uid), &stop);
 			if (stop)
 				goto out;
-			l->last = tok->id;
+			l->at = tok;
 			if (e)
 				ss_token_list_one(tok, l, e);
 		}
@@ -535,9 +532,17 @@ int ss_tokens_list(struct sharedsock_token_entry __user *uentries, u32 room,
 		.uid = current_uid(),
 		.ns = task_active_pid_ns(current),
 	};
+	int ret;
 
-	return ss_list_run(&l.base, uentries, room, ss_tokens_list_step, NULL,
-			   total);
+	spin_lock_bh(&sharedsock_lock);
+	list_add(&l.link, &ss_token_listers);
+	spin_unlock_bh(&sharedsock_lock);
+	ret = ss_list_run(&l.base, uentries, room, ss_tokens_list_step, NULL,
+			  total);
+	spin_lock_bh(&sharedsock_lock);
+	list_del(&l.link);
+	spin_unlock_bh(&sharedsock_lock);
+	return ret;
 }
 
 int ss_tokens_init(void)

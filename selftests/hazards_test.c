@@ -613,6 +613,63 @@ TEST(list_goes_on_past_registrations_gone_between_batches)
 	munmap(h.base, 2 * h.size);
 }
 
+#define CURSOR_TOKENS	100
+
+/*
+ * The same for tokens: a LIST of tokens held in its second batch, whose
+ * place is the last token that batch took; tokens at and around that place
+ * and some further on are revoked.  It must go on right after its place.
+ */
+TEST(token_list_goes_on_past_tokens_gone_between_batches)
+{
+	struct sharedsock_info info[CURSOR_TOKENS];
+	struct sharedsock_token_entry *entries;
+	pthread_t thread;
+	struct held_page h;
+	struct lister l;
+	int sv[2], i, at;
+
+	if (held_page_open(&h))
+		SKIP(return, "no userfaultfd (errno %d)", errno);
+	l.dev = dev_open();
+	ASSERT_GE(l.dev, 0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	/* The suite leaves no token pending: these are all there are. */
+	for (i = 0; i < CURSOR_TOKENS; i++)
+		ASSERT_EQ(0, raw_duplicate(l.dev, sv[0], getpid(), 0, &info[i]));
+
+	entries = (void *)(h.page - 32 * sizeof(*entries));
+	l.args = (struct sharedsock_list){
+		.size = sizeof(l.args),
+		.kind = SHAREDSOCK_LIST_TOKENS,
+		.count = 2 * CURSOR_TOKENS,
+		.entries = (uintptr_t)entries,
+	};
+	ASSERT_EQ(0, pthread_create(&thread, NULL, lister_main, &l));
+	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+	for (i = 62; i <= 64; i++)
+		EXPECT_EQ(0, raw_revoke(l.dev, &info[i]));
+	for (i = 80; i < 90; i++)
+		EXPECT_EQ(0, raw_revoke(l.dev, &info[i]));
+	held_page_release(&h);
+	pthread_join(thread, NULL);
+
+	/* Tokens 0..63 as they were taken, then 65..79 and 90..99. */
+	ASSERT_EQ(64 + 15 + 10, l.ret);
+	for (at = 0, i = 0; i < CURSOR_TOKENS; i++) {
+		if (i == 64 || (i >= 80 && i < 90))
+			continue;
+		EXPECT_EQ(info[i].id, entries[at].id)
+			TH_LOG("token %d at %d", i, at);
+		at++;
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(l.dev);
+	close(h.uffd);
+	munmap(h.base, 2 * h.size);
+}
+
 TEST(tls_set_in_flight_at_registration_is_refused)
 {
 	int probe[2], a[2], err, ret;
