@@ -525,6 +525,28 @@ static int register_during_setsockopt(struct __test_metadata *_metadata,
 	return ret;
 }
 
+/*
+ * A LIST of @kind (entries of @size bytes) started on its own thread, with
+ * room for 200 entries of which the first batch (32) lies on the ordinary
+ * page before @h's held one: it stalls copying its second batch out,
+ * between two holds of its lock.  Returns where its entries go, or NULL.
+ */
+static void *list_held_in_second_batch(struct lister *l, struct held_page *h,
+				       unsigned int kind, size_t size,
+				       pthread_t *thread)
+{
+	void *entries = h->page - 32 * size;
+
+	l->args = (struct sharedsock_list){
+		.size = sizeof(l->args), .kind = kind, .count = 200,
+		.entries = (uintptr_t)entries,
+	};
+	if (pthread_create(thread, NULL, lister_main, l) ||
+	    !held_page_faulted(h, WAIT_MS))
+		return NULL;
+	return entries;
+}
+
 #define CURSOR_SOCKS	100
 
 /* The index in @inos (of @n) of @ino, or -1. */
@@ -573,16 +595,9 @@ TEST(list_goes_on_past_registrations_gone_between_batches)
 		inos[i] = st.st_ino;
 	}
 
-	/* The first batch (32 entries) on the ordinary page, the rest held. */
-	entries = (void *)(h.page - 32 * sizeof(*entries));
-	l.args = (struct sharedsock_list){
-		.size = sizeof(l.args),
-		.kind = SHAREDSOCK_LIST_REGISTRATIONS,
-		.count = 2 * CURSOR_SOCKS,
-		.entries = (uintptr_t)entries,
-	};
-	ASSERT_EQ(0, pthread_create(&thread, NULL, lister_main, &l));
-	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+	entries = list_held_in_second_batch(&l, &h, SHAREDSOCK_LIST_REGISTRATIONS,
+					    sizeof(*entries), &thread);
+	ASSERT_NE(NULL, entries);
 	/* Its place is s[63], the last of the second batch: s[62..64] go, and
 	 * s[80..89] further on.
 	 */
@@ -648,15 +663,9 @@ TEST(token_list_goes_on_past_tokens_gone_between_batches)
 	for (i = 0; i < CURSOR_TOKENS; i++)
 		ASSERT_EQ(0, raw_duplicate(l.dev, sv[0], getpid(), 0, &info[i]));
 
-	entries = (void *)(h.page - 32 * sizeof(*entries));
-	l.args = (struct sharedsock_list){
-		.size = sizeof(l.args),
-		.kind = SHAREDSOCK_LIST_TOKENS,
-		.count = 2 * CURSOR_TOKENS,
-		.entries = (uintptr_t)entries,
-	};
-	ASSERT_EQ(0, pthread_create(&thread, NULL, lister_main, &l));
-	ASSERT_TRUE(held_page_faulted(&h, WAIT_MS));
+	entries = list_held_in_second_batch(&l, &h, SHAREDSOCK_LIST_TOKENS,
+					    sizeof(*entries), &thread);
+	ASSERT_NE(NULL, entries);
 	for (i = 62; i <= 64; i++)
 		EXPECT_EQ(0, raw_revoke(l.dev, &info[i]));
 	for (i = 80; i < 90; i++)
