@@ -60,6 +60,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -1097,6 +1098,7 @@ struct blocked {
 	long ret;
 	int err;
 	int done;	/* eventfd, written when the call returned */
+	volatile pid_t tid;
 };
 
 static void *blocked_call(void *arg)
@@ -1105,6 +1107,7 @@ static void *blocked_call(void *arg)
 	char c;
 	uint64_t one64 = 1;
 
+	b->tid = gettid();
 	errno = 0;
 	if (b->accept)
 		b->ret = accept4(b->fd, NULL, NULL, SOCK_CLOEXEC);
@@ -1118,6 +1121,34 @@ static void *blocked_call(void *arg)
 	if (write(b->done, &one64, sizeof(one64)) != sizeof(one64))
 		b->err = -1;
 	return NULL;
+}
+
+/*
+ * @b's thread is asleep in its accept4() or recv() (recvfrom) within @ms:
+ * only then may its descriptor be closed -- a call that has not begun
+ * would find the number taken by the next socket made.
+ */
+static bool blocked_in_call(struct blocked *b, int ms)
+{
+	long want = b->accept ? SYS_accept4 : SYS_recvfrom, nr;
+	char path[48], dir[32];
+	FILE *f;
+
+	for (; ms > 0; ms--, usleep(1000)) {
+		if (!b->tid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", b->tid);
+		snprintf(dir, sizeof(dir), "self/task/%d", b->tid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+		if (nr == want && proc_state_of(dir) == 'S')
+			return true;
+	}
+	return false;
 }
 
 static bool readable_eventfd(int fd, int ms)
@@ -1190,7 +1221,7 @@ static bool blocked_round(struct __test_metadata *_metadata, const struct kind *
 	EXPECT_EQ(0, fcntl(fd, F_SETFL, O_RDWR));
 	b.fd = fd;
 	EXPECT_EQ(0, pthread_create(&th, NULL, blocked_call, &b));
-	EXPECT_TRUE(threads_asleep(WAIT_MS));
+	EXPECT_TRUE(blocked_in_call(&b, WAIT_MS));
 	if (act == ACT_CLOSE) {
 		close(fd);
 		fd = -1;
